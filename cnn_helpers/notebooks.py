@@ -1,0 +1,123 @@
+"""Executing the book's notebooks: smoke-size parameters and a quiet, reproducible kernel.
+
+Every notebook keeps its size knobs in one cell tagged ``parameters`` (defaults: the real
+lecture settings) and declares in its metadata the small values that CI uses::
+
+    "metadata": {"cnn_book": {"smoke": {"EPOCHS": 1, "N_TRAIN": 512}}}
+
+:func:`execute` runs a notebook with papermill, injecting parameters after that cell, in a
+kernel whose low-level (C/C++) output stays out of the notebook: TensorFlow's start-up
+chatter ("Could not find cuda drivers ...") goes to the runner's log, while Python-level
+warnings still appear in the cell where they arise.
+
+Used by ``scripts/run_notebooks.py`` and the test suite. Needs papermill (the ``book`` extra).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import platform
+import tempfile
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterator
+
+__all__ = ["execute", "quiet_kernels", "read", "smoke_parameters"]
+
+_KERNEL_CONFIG = "c.IPKernelApp.capture_fd_output = False\n"
+
+
+def read(path: str | os.PathLike[str]) -> Any:
+    """Read a notebook as an nbformat v4 node."""
+    import nbformat
+
+    return nbformat.read(str(path), as_version=4)
+
+
+def smoke_parameters(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """The smoke-size parameters a notebook declares in ``metadata.cnn_book.smoke``."""
+    return dict(read(path).metadata.get("cnn_book", {}).get("smoke", {}))
+
+
+@contextmanager
+def quiet_kernels() -> Iterator[None]:
+    """Start Jupyter kernels whose C-level stdout/stderr is not copied into the notebook.
+
+    ipykernel forwards what compiled libraries write to file descriptors 1 and 2 into cell
+    outputs (``capture_fd_output``). Here a private IPython profile turns that off for the
+    kernels started inside the ``with`` block.
+    """
+    old = os.environ.get("IPYTHONDIR")
+    with tempfile.TemporaryDirectory(prefix="cnn-book-ipython-") as tmp:
+        profile = Path(tmp) / "profile_default"
+        profile.mkdir()
+        (profile / "ipython_kernel_config.py").write_text(_KERNEL_CONFIG, encoding="utf-8")
+        os.environ["IPYTHONDIR"] = tmp
+        try:
+            yield
+        finally:
+            if old is None:
+                os.environ.pop("IPYTHONDIR", None)
+            else:
+                os.environ["IPYTHONDIR"] = old
+
+
+def _machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as fh:
+            cpu = next(line.split(":", 1)[1].strip() for line in fh if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    return f"{cpu}, {os.cpu_count()} cores"
+
+
+def _record_run(output: Path, seconds: float, parameters: dict[str, Any], mode: str) -> None:
+    """Drop papermill's per-cell timing noise and record how the notebook was last run."""
+    import nbformat
+
+    nb = read(output)
+    for cell in nb.cells:
+        cell.metadata.pop("papermill", None)
+        cell.metadata.pop("execution", None)
+    nb.metadata.setdefault("cnn_book", {})["last_run"] = {
+        "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "seconds": round(seconds, 1),
+        "mode": mode,
+        "parameters": parameters,
+        "machine": _machine(),
+        "keras_backend": os.environ.get("KERAS_BACKEND", "tensorflow"),
+    }
+    nbformat.write(nb, str(output))
+
+
+def execute(path: str | os.PathLike[str], output: str | os.PathLike[str],
+            parameters: dict[str, Any] | None = None, *, mode: str = "full",
+            cell_timeout: int | None = None, cwd: str | os.PathLike[str] | None = None) -> float:
+    """Execute ``path`` with papermill into ``output``; return the wall time in seconds.
+
+    Args:
+        parameters: injected after the cell tagged ``parameters``.
+        mode: recorded in ``metadata.cnn_book.last_run`` ("full" or "smoke").
+        cell_timeout: seconds any one cell may run (``None``: no limit).
+        cwd: working directory of the kernel (default: the notebook's folder).
+
+    Raises:
+        papermill.PapermillExecutionError: a cell raised; ``output`` holds the partial run.
+    """
+    import papermill
+
+    src, dst = Path(path), Path(output)
+    params = dict(parameters or {})
+    t0 = time.perf_counter()
+    with quiet_kernels():
+        papermill.execute_notebook(
+            str(src), str(dst), parameters=params, cwd=str(cwd or src.resolve().parent),
+            kernel_name="python3", progress_bar=False, log_output=False,
+            execution_timeout=cell_timeout,
+        )
+    seconds = time.perf_counter() - t0
+    _record_run(dst, seconds, params, mode)
+    return seconds

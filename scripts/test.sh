@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Set up .venv (if needed) and run the whole test suite, printing the time of each stage.
+#   bash scripts/test.sh               everything: unit tests, notebooks, book build
+#   bash scripts/test.sh -k datasets   any pytest arguments: one pytest run with them
+# The notebooks need data: set CNN_HELPERS_DATA to the offline copies (see README.md),
+# or have internet access for the Keras download.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+t0=$(date +%s)
+bash scripts/setup.sh
+t_setup=$(( $(date +%s) - t0 ))
+echo "stage setup: ${t_setup} s"
+
+export MPLBACKEND=Agg
+PYTEST=(.venv/bin/python -m pytest)
+
+if [ $# -gt 0 ]; then
+    exec "${PYTEST[@]}" "$@"
+fi
+
+status=0
+times=("setup ${t_setup}s")
+run_stage() {  # name, pytest args...
+    local name=$1; shift
+    local s=$(date +%s)
+    echo; echo "=== stage $name ==="
+    "${PYTEST[@]}" "$@" || status=1
+    local d=$(( $(date +%s) - s ))
+    times+=("$name ${d}s")
+    echo "stage $name: ${d} s"
+}
+
+run_stage unit -m "not notebooks and not book"
+run_stage notebooks -m notebooks -n 2
+run_stage book -m book
+
+echo; echo "stage times: ${times[*]}; total $(( $(date +%s) - t0 )) s"
+exit $status

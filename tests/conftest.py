@@ -1,0 +1,38 @@
+"""Shared test settings: headless matplotlib, quiet TensorFlow, where the offline data is."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("MPLBACKEND", "Agg")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def offline_data_dir() -> Path | None:
+    """The offline data folder: $CNN_HELPERS_DATA, else ../shared/datasets beside the repo."""
+    value = os.environ.get("CNN_HELPERS_DATA")
+    if value:
+        return Path(value)
+    guess = REPO.parent / "shared" / "datasets"
+    return guess if guess.is_dir() else None
+
+
+@pytest.fixture(scope="session")
+def data_dir() -> Path:
+    folder = offline_data_dir()
+    if folder is None or not (folder / "mnist").is_dir():
+        pytest.skip("no offline data folder: set CNN_HELPERS_DATA (see README.md)")
+    return folder
+
+
+@pytest.fixture(autouse=True)
+def _close_figures():
+    yield
+    import matplotlib.pyplot as plt
+
+    plt.close("all")

@@ -1,0 +1,206 @@
+"""The notebooks: committed as a full run, modern Keras only, executable end to end.
+
+Static checks (fast) read the committed files. The ``notebooks``-marked tests execute
+every notebook at smoke size with papermill, and re-run each chapter under nbval so that
+the cells tagged ``nbval-check-output`` (shapes, parameter counts, worked numbers) must
+print exactly what the committed notebook shows.
+"""
+
+from __future__ import annotations
+
+import ast
+import io
+import os
+import re
+import subprocess
+import sys
+import tokenize
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from cnn_helpers import notebooks
+
+from conftest import REPO
+
+CHAPTERS = sorted((REPO / "chapters").glob("*.ipynb"))
+EXERCISES = sorted((REPO / "exercises").glob("*.ipynb"))
+SOLUTIONS = sorted((REPO / "exercises" / "solutions").glob("*.ipynb"))
+ALL = CHAPTERS + EXERCISES + SOLUTIONS
+WITH_OUTPUTS = CHAPTERS + SOLUTIONS   # committed with the outputs of a run
+
+# Names and keyword arguments that Keras 3 removed (or that only exist in Keras 2).
+REMOVED_NAMES = {"np_utils", "fit_generator", "evaluate_generator", "predict_generator",
+                 "Convolution2D", "ImageDataGenerator"}
+REMOVED_KEYWORDS = {"lr": "learning_rate=", "decay": "a LearningRateSchedule or weight_decay="}
+
+
+def _id(path: Path) -> str:
+    return str(path.relative_to(REPO))
+
+
+def _code(cell) -> str:
+    """A code cell's Python, with IPython magics and shell escapes blanked out."""
+    lines = cell.source.splitlines()
+    return "\n".join("" if line.lstrip().startswith(("%", "!")) else line for line in lines)
+
+
+def _tokens(source: str) -> list[tokenize.TokenInfo]:
+    return list(tokenize.generate_tokens(io.StringIO(source).readline))
+
+
+def removed_api_uses(source: str) -> list[str]:
+    """Removed Keras APIs used in code (comments and strings are ignored)."""
+    found = []
+    depth = 0
+    toks = [t for t in _tokens(source) if t.type not in (tokenize.COMMENT, tokenize.STRING, tokenize.NL)]
+    for i, tok in enumerate(toks):
+        if tok.type == tokenize.OP and tok.string in "([{":
+            depth += 1
+        elif tok.type == tokenize.OP and tok.string in ")]}":
+            depth -= 1
+        elif tok.type == tokenize.NAME:
+            if tok.string in REMOVED_NAMES:
+                found.append(f"{tok.string} (line {tok.start[0]})")
+            nxt = toks[i + 1] if i + 1 < len(toks) else None
+            if (depth > 0 and tok.string in REMOVED_KEYWORDS and nxt is not None
+                    and nxt.type == tokenize.OP and nxt.string == "="):
+                found.append(f"{tok.string}= (line {tok.start[0]}); use {REMOVED_KEYWORDS[tok.string]}")
+    return found
+
+
+def trains(source: str) -> bool:
+    """Does this code call ``<something>.fit(``?"""
+    toks = [t for t in _tokens(source) if t.type not in (tokenize.COMMENT, tokenize.STRING)]
+    return any(a.string == "." and b.string == "fit" and c.string == "("
+               for a, b, c in zip(toks, toks[1:], toks[2:]))
+
+
+def parameter_names(cell) -> list[str]:
+    """Names assigned in a parameters cell; it may hold only ``NAME = literal`` lines."""
+    names = []
+    for node in ast.parse(_code(cell)).body:
+        if not (isinstance(node, ast.Assign) and len(node.targets) == 1
+                and isinstance(node.targets[0], ast.Name)):
+            raise AssertionError(f"the parameters cell may only assign literals, found: {ast.unparse(node)}")
+        ast.literal_eval(node.value)  # raises if not a literal
+        names.append(node.targets[0].id)
+    return names
+
+
+# --------------------------------------------------------------------------- unit tests of the checks
+
+
+def test_removed_api_detector():
+    assert removed_api_uses("from keras.utils import np_utils") == ["np_utils (line 1)"]
+    assert removed_api_uses("opt = SGD(lr=0.01, decay=1e-6)")[0].startswith("lr=")
+    assert len(removed_api_uses("opt = SGD(lr=0.01, decay=1e-6)")) == 2
+    assert removed_api_uses("model.fit_generator(gen)") == ["fit_generator (line 1)"]
+    assert removed_api_uses("lr = 0.1\nopt = SGD(learning_rate=lr)") == []     # a variable is fine
+    assert removed_api_uses("# was: SGD(lr=0.01)\nprint('np_utils is gone')") == []
+    assert trains("history = model.fit(x, y)") and not trains("# model.fit(x)\nprint('.fit(')")
+
+
+# --------------------------------------------------------------------------- static checks
+
+
+@pytest.mark.parametrize("path", ALL, ids=_id)
+def test_valid_notebook_and_modern_keras(path):
+    nb = nbformat.read(path, as_version=4)
+    nbformat.validate(nb)
+    problems = []
+    for i, cell in enumerate(nb.cells):
+        if cell.cell_type == "code":
+            problems += [f"cell {i}: {use}" for use in removed_api_uses(_code(cell))]
+    assert not problems, "removed Keras API in code: " + "; ".join(problems)
+
+
+@pytest.mark.parametrize("path", WITH_OUTPUTS, ids=_id)
+def test_committed_with_outputs_of_one_full_run(path):
+    nb = nbformat.read(path, as_version=4)
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    counts = [c.execution_count for c in code]
+    assert None not in counts, f"cells {[i for i, n in enumerate(counts) if n is None]} were never executed"
+    assert counts == sorted(counts) and len(set(counts)) == len(counts), \
+        f"execution counts {counts} are not one top-to-bottom run"
+    assert any(c.outputs for c in code), "committed without outputs"
+    errors = [o for c in code for o in c.outputs if o.output_type == "error"]
+    assert not errors, f"error outputs: {[e.ename for e in errors]}"
+    last_run = nb.metadata.get("cnn_book", {}).get("last_run", {})
+    if path in CHAPTERS:
+        assert last_run.get("mode") == "full", "chapters are committed with a full run (scripts/run_notebooks.py)"
+
+
+@pytest.mark.parametrize("path", ALL, ids=_id)
+def test_parameters_cell_where_it_trains(path):
+    nb = nbformat.read(path, as_version=4)
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    param_cells = [i for i, c in enumerate(code) if "parameters" in c.metadata.get("tags", [])]
+    assert len(param_cells) <= 1, "more than one cell tagged 'parameters'"
+    training = [i for i, c in enumerate(code) if trains(_code(c))]
+    smoke = nb.metadata.get("cnn_book", {}).get("smoke", {})
+    if not training and not param_cells:
+        return
+    assert param_cells, f"code cell {training[0]} trains a model but no cell is tagged 'parameters'"
+    assert not training or param_cells[0] < training[0], "the parameters cell must come before any training"
+    names = parameter_names(code[param_cells[0]])
+    unknown = set(smoke) - set(names)
+    assert not unknown, f"metadata.cnn_book.smoke sets {sorted(unknown)}, which the parameters cell lacks"
+    if training:
+        assert smoke, "a notebook that trains must declare smoke-size parameters in metadata.cnn_book.smoke"
+
+
+def test_every_chapter_is_in_the_table_of_contents():
+    toc = (REPO / "_toc.yml").read_text(encoding="utf-8")
+    missing = [p.stem for p in CHAPTERS if f"chapters/{p.stem}" not in toc]
+    assert not missing, f"chapters missing from _toc.yml: {missing}"
+
+
+# --------------------------------------------------------------------------- execution
+
+
+def _error_outputs(path: Path) -> list[str]:
+    nb = nbformat.read(path, as_version=4)
+    return [f"{o.ename}: {o.evalue}" for c in nb.cells if c.cell_type == "code"
+            for o in c.outputs if o.output_type == "error"]
+
+
+@pytest.mark.notebooks
+@pytest.mark.parametrize("path", ALL, ids=_id)
+def test_executes_end_to_end_at_smoke_size(path, tmp_path):
+    import papermill
+
+    params = notebooks.smoke_parameters(path)
+    out = tmp_path / path.name
+    try:
+        notebooks.execute(path, out, params, mode="smoke", cell_timeout=600)
+    except papermill.PapermillExecutionError as exc:
+        pytest.fail(f"{_id(path)} failed at smoke size {params} in cell {exc.exec_count}: "
+                    f"{exc.ename}: {exc.evalue}", pytrace=False)
+    assert not _error_outputs(out)
+
+
+@pytest.mark.notebooks
+@pytest.mark.parametrize("path", CHAPTERS, ids=_id)
+def test_checked_cells_match_committed_outputs(path, tmp_path):
+    """nbval re-runs the chapter at smoke size and compares the cells tagged nbval-check-output."""
+    from papermill.parameterize import parameterize_notebook
+
+    nb = nbformat.read(path, as_version=4)
+    checked = [c for c in nb.cells if "nbval-check-output" in c.metadata.get("tags", [])]
+    assert checked, "a chapter should have cells whose printed numbers nbval checks"
+    # The copy keeps the committed outputs; papermill injects the smoke parameters after
+    # the parameters cell, as in the execution test.
+    injected = parameterize_notebook(nb, notebooks.smoke_parameters(path))
+    copy = tmp_path / path.name
+    nbformat.write(injected, copy)
+    cmd = [sys.executable, "-m", "pytest", "--nbval-lax", "--nbval-current-env",
+           "--nbval-cell-timeout=600", "-p", "no:cacheprovider", "-o", "addopts=", "-q",
+           "--rootdir", str(tmp_path), str(copy)]
+    with notebooks.quiet_kernels():
+        proc = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True,
+                              env={**os.environ, "PYTHONWARNINGS": "ignore"})
+    summary = proc.stdout.strip().splitlines()[-1] if proc.stdout.strip() else ""
+    assert proc.returncode == 0, f"nbval found differences in {_id(path)}:\n{proc.stdout[-6000:]}\n{proc.stderr[-2000:]}"
+    assert re.search(r"\d+ passed", summary), summary
