@@ -137,13 +137,7 @@ def load_mnist(n_train: int | None = None, n_test: int | None = None, *,
             (each digit keeps its share), in the original order. ``None`` keeps all.
         seed: which slice; the same seed always gives the same images.
     """
-    folder = _offline_folder()
-    if folder is not None:
-        (train, test), source = _load_mnist_offline(folder / "mnist")
-    else:
-        (train, test), source = _load_with_keras("mnist")
-    _remember(source)
-    return _subset(train, n_train, seed, "n_train"), _subset(test, n_test, seed, "n_test")
+    return _load("mnist", _load_mnist_offline, n_train, n_test, seed)
 
 
 def load_cifar10(n_train: int | None = None, n_test: int | None = None, *,
@@ -161,13 +155,7 @@ def load_cifar10(n_train: int | None = None, n_test: int | None = None, *,
         n_train, n_test: if given, a reproducible stratified slice of that many images.
         seed: which slice.
     """
-    folder = _offline_folder()
-    if folder is not None:
-        (train, test), source = _load_cifar_offline(folder / "cifar10")
-    else:
-        (train, test), source = _load_with_keras("cifar10")
-    _remember(source)
-    return _subset(train, n_train, seed, "n_train"), _subset(test, n_test, seed, "n_test")
+    return _load("cifar10", _load_cifar_offline, n_train, n_test, seed)
 
 
 # --------------------------------------------------------------------------- subsets
@@ -208,6 +196,21 @@ def _subset(split: Split, n: int | None, seed: int, name: str) -> Split:
 
 
 # --------------------------------------------------------------------------- resolution
+
+
+OfflineLoader = Callable[[Path], tuple[tuple[Split, Split], DataSource]]
+
+
+def _load(name: str, offline: OfflineLoader, n_train: int | None, n_test: int | None,
+          seed: int) -> tuple[Split, Split]:
+    """$CNN_HELPERS_DATA/<name> if the variable is set, else Keras; then the subsets."""
+    folder = _offline_folder()
+    if folder is not None:
+        (train, test), source = offline(folder / name)
+    else:
+        (train, test), source = _load_with_keras(name)
+    _remember(source)
+    return _subset(train, n_train, seed, "n_train"), _subset(test, n_test, seed, "n_test")
 
 
 def _offline_folder() -> Path | None:
