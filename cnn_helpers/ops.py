@@ -4,63 +4,104 @@ Everything here favours clarity over speed, and ``tests/test_ops.py`` checks eac
 function against the matching Keras layer. Arrays use Keras' default ``channels_last``
 layout:
 
-- an image or feature map is ``(height, width, channels)``; a batch is
-  ``(batch, height, width, channels)``;
-- a convolution kernel is ``(kernel_height, kernel_width, in_channels, filters)``: exactly
-  the shape of ``keras.layers.Conv2D(...).kernel``.
+- a 2-D image or feature map is ``(height, width, channels)``, a batch of them
+  ``(batch, height, width, channels)``; a 1-D signal is ``(length, channels)``, a 3-D
+  volume ``(depth, height, width, channels)``;
+- a convolution kernel is ``(*kernel_size, in_channels, filters)``: exactly the shape of
+  ``keras.layers.Conv1D/Conv2D/Conv3D(...).kernel``.
 
 As in Keras (and every deep-learning library), "convolution" here is *cross-correlation*:
 the kernel is not flipped. Chapter 1 explains the difference.
 
 Introduced in chapter 1 (Convolution): :func:`conv2d`, :func:`depthwise_conv2d`,
-:func:`conv_output_size`, :func:`same_padding`, :func:`conv_params`,
+:func:`conv_output_size`, :func:`same_padding`, :func:`pad2d`, :func:`conv_params`,
 :func:`depthwise_params`, :func:`dense_params`.
+Chapter 3 (Pooling): :func:`pool2d`, :func:`global_pool2d`, :func:`receptive_field`,
+:func:`layer_geometry`.
+Chapter 4 (1x1, 1D and 3D convolutions, the backward pass): :func:`conv1d`,
+:func:`conv3d`, :func:`conv2d_transpose`, :func:`conv2d_backward`.
 """
 
 from __future__ import annotations
 
 import math
-from typing import Sequence, Union
+from typing import Any, NamedTuple, Sequence, Union
 
 import numpy as np
 
 __all__ = [
+    "RField",
+    "conv1d",
     "conv2d",
+    "conv2d_backward",
+    "conv2d_transpose",
+    "conv3d",
     "conv_output_size",
     "conv_params",
     "dense_params",
     "depthwise_conv2d",
     "depthwise_params",
+    "global_pool2d",
+    "layer_geometry",
     "pad2d",
+    "pool2d",
+    "receptive_field",
     "same_padding",
 ]
 
-#: ``"valid"``, ``"same"``, an int ``p`` (p zeros on every side), a pair ``(ph, pw)`` or
-#: explicit ``((top, bottom), (left, right))``.
+#: ``"valid"``, ``"same"``, an int ``p`` (p zeros on every side), one int per spatial axis
+#: ``(ph, pw)``, or explicit pairs ``((top, bottom), (left, right))``.
 Padding = Union[str, int, Sequence[int], Sequence[Sequence[int]]]
 
+_AXES = "dhw"       # letters for up to three spatial axes in einsum subscripts
+_KAXES = "ijk"      # ... and for the matching kernel axes
+_SPATIAL_NAMES = {1: "length", 2: "H, W", 3: "D, H, W"}
+_KERNEL_NAMES = {1: "length", 2: "height, width", 3: "depth, height, width"}
 
-# --------------------------------------------------------------------------- sizes
+
+# --------------------------------------------------------------------------- argument checks
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
 
 
 def _positive_int(value: object, what: str) -> int:
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+    if not _is_int(value):
         raise ValueError(f"{what} must be a positive integer, got {value!r}")
-    if value < 1:
+    if value < 1:  # type: ignore[operator]
         raise ValueError(f"{what} must be a positive integer, got {value}")
-    return int(value)
+    return int(value)  # type: ignore[arg-type]
+
+
+def _ntuple(value: int | Sequence[int], n: int, what: str) -> tuple[int, ...]:
+    """Accept ``3`` or ``(3, 3)`` the way Keras does for kernel sizes and strides."""
+    if _is_int(value):
+        return (_positive_int(value, what),) * n
+    try:
+        items = tuple(value)  # type: ignore[arg-type]
+    except TypeError:
+        items = ()
+    if len(items) != n:
+        kind = "an int or a pair of ints" if n == 2 else f"an int or {n} ints"
+        raise ValueError(f"{what} must be {kind}, got {value!r}")
+    return tuple(_positive_int(v, what) for v in items)
 
 
 def _pair(value: int | Sequence[int], what: str) -> tuple[int, int]:
-    """Accept ``3`` or ``(3, 3)`` the way Keras does for kernel sizes and strides."""
-    if isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_)):
-        v = _positive_int(value, what)
-        return v, v
-    try:
-        a, b = value  # type: ignore[misc]
-    except (TypeError, ValueError):
-        raise ValueError(f"{what} must be an int or a pair of ints, got {value!r}") from None
-    return _positive_int(a, what), _positive_int(b, what)
+    a, b = _ntuple(value, 2, what)
+    return a, b
+
+
+def _as_float_array(x: object, what: str) -> np.ndarray:
+    arr = np.asarray(x)
+    if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
+        raise ValueError(f"{what} must be a numeric array, got dtype {arr.dtype}")
+    # float64 for a trustworthy reference (and no uint8 overflow on raw pixels).
+    return arr.astype(np.float64)
+
+
+# --------------------------------------------------------------------------- sizes and padding
 
 
 def same_padding(input_size: int, kernel_size: int, stride: int = 1) -> tuple[int, int]:
@@ -79,50 +120,44 @@ def same_padding(input_size: int, kernel_size: int, stride: int = 1) -> tuple[in
     return total // 2, total - total // 2
 
 
-def _axis_padding(padding: object, input_size: int, kernel_size: int, stride: int,
-                  axis: int) -> tuple[int, int]:
-    """Resolve the ``(before, after)`` padding of one axis (0 = height, 1 = width)."""
+def _explicit_pair(entry: object, padding: object) -> tuple[int, int]:
+    pair = (entry, entry) if _is_int(entry) else entry
+    try:
+        a, b = pair  # type: ignore[misc]
+    except (TypeError, ValueError):
+        raise ValueError(f"cannot read padding {padding!r}") from None
+    if not (_is_int(a) and _is_int(b)) or a < 0 or b < 0:  # type: ignore[operator]
+        raise ValueError(f"padding amounts must be integers >= 0, got {padding!r}")
+    return int(a), int(b)  # type: ignore[arg-type]
+
+
+def _resolve_padding(sizes: Sequence[int], kernel: Sequence[int], strides: Sequence[int],
+                     padding: Padding) -> list[tuple[int, int]]:
+    """``(before, after)`` zeros for each spatial axis."""
+    n = len(sizes)
     if isinstance(padding, str):
         mode = padding.lower()
         if mode == "valid":
-            return 0, 0
+            return [(0, 0)] * n
         if mode == "same":
-            return same_padding(input_size, kernel_size, stride)
+            return [same_padding(i, f, s) for i, f, s in zip(sizes, kernel, strides)]
         raise ValueError(f"padding must be 'valid', 'same' or a number of zeros, got {padding!r}")
-    if isinstance(padding, (int, np.integer)) and not isinstance(padding, (bool, np.bool_)):
-        p = int(padding)
-        if p < 0:
-            raise ValueError(f"padding must be >= 0, got {p}")
-        return p, p
+    if _is_int(padding):
+        if padding < 0:  # type: ignore[operator]
+            raise ValueError(f"padding must be >= 0, got {padding}")
+        return [(int(padding), int(padding))] * n  # type: ignore[arg-type]
     try:
-        parts = list(padding)  # type: ignore[call-overload]
+        parts = list(padding)  # type: ignore[arg-type]
     except TypeError:
         raise ValueError(f"padding must be 'valid', 'same', an int or a pair, got {padding!r}") from None
-    if len(parts) != 2:
-        raise ValueError(f"padding must have one entry per spatial axis (2), got {padding!r}")
-    return _axis_padding_explicit(parts[axis], padding)
-
-
-def _axis_padding_explicit(entry: object, padding: object) -> tuple[int, int]:
-    if isinstance(entry, (int, np.integer)) and not isinstance(entry, (bool, np.bool_)):
-        pair: tuple[object, object] = (entry, entry)
-    else:
-        try:
-            a, b = entry  # type: ignore[misc]
-        except (TypeError, ValueError):
-            raise ValueError(f"cannot read padding {padding!r}") from None
-        pair = (a, b)
-    out = []
-    for p in pair:
-        if not isinstance(p, (int, np.integer)) or isinstance(p, (bool, np.bool_)) or p < 0:
-            raise ValueError(f"padding amounts must be integers >= 0, got {padding!r}")
-        out.append(int(p))
-    return out[0], out[1]
+    if len(parts) != n:
+        raise ValueError(f"padding must have one entry per spatial axis ({n}), got {padding!r}")
+    return [_explicit_pair(p, padding) for p in parts]
 
 
 def conv_output_size(input_size: int, kernel_size: int, stride: int = 1,
                      padding: int | str | Sequence[int] = 0) -> int:
-    """Length of a convolution's output along one axis.
+    """Length of a convolution's (or pooling's) output along one axis.
 
     ``O = floor((I + P_before + P_after - F) / S) + 1``; with the symmetric padding ``P`` of
     the lectures this is ``(I + 2P - F) / S + 1``. ``padding`` may be an int ``P``, a pair
@@ -140,12 +175,10 @@ def conv_output_size(input_size: int, kernel_size: int, stride: int = 1,
     i = _positive_int(input_size, "input_size")
     f = _positive_int(kernel_size, "kernel_size")
     s = _positive_int(stride, "stride")
-    if isinstance(padding, str):
-        before, after = _axis_padding(padding, i, f, s, 0)
-    elif isinstance(padding, (int, np.integer)):
-        before, after = _axis_padding(int(padding), i, f, s, 0)
+    if isinstance(padding, str) or _is_int(padding):
+        (before, after), = _resolve_padding([i], [f], [s], padding)  # type: ignore[arg-type]
     else:
-        before, after = _axis_padding_explicit(padding, padding)
+        before, after = _explicit_pair(padding, padding)
     span = i + before + after
     if f > span:
         raise ValueError(
@@ -153,17 +186,6 @@ def conv_output_size(input_size: int, kernel_size: int, stride: int = 1,
             f"({before}, {after}): the padded input ({span}) must be at least as large as the kernel"
         )
     return (span - f) // s + 1
-
-
-# --------------------------------------------------------------------------- convolution
-
-
-def _as_float_array(x: object, what: str) -> np.ndarray:
-    arr = np.asarray(x)
-    if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
-        raise ValueError(f"{what} must be a numeric array, got dtype {arr.dtype}")
-    # float64 for a trustworthy reference (and no uint8 overflow on raw pixels).
-    return arr.astype(np.float64)
 
 
 def pad2d(x: np.ndarray, padding: Padding, kernel_size: int | Sequence[int] = 1,
@@ -177,59 +199,48 @@ def pad2d(x: np.ndarray, padding: Padding, kernel_size: int | Sequence[int] = 1,
     if arr.ndim not in (2, 3, 4):
         raise ValueError(f"pad2d expects (H, W), (H, W, C) or (N, H, W, C), got shape {arr.shape}")
     h_axis = 1 if arr.ndim == 4 else 0
-    (top, bottom), (left, right) = _resolve_padding(
-        arr.shape[h_axis], arr.shape[h_axis + 1], _pair(kernel_size, "kernel_size"),
-        _pair(strides, "strides"), padding)
+    pads = _resolve_padding(arr.shape[h_axis:h_axis + 2], _pair(kernel_size, "kernel_size"),
+                            _pair(strides, "strides"), padding)
     widths = [(0, 0)] * arr.ndim
-    widths[h_axis] = (top, bottom)
-    widths[h_axis + 1] = (left, right)
+    widths[h_axis], widths[h_axis + 1] = pads
     return np.pad(arr, widths)
 
 
-def _resolve_padding(height: int, width: int, kernel_hw: tuple[int, int],
-                     strides: tuple[int, int], padding: Padding) -> tuple[tuple[int, int], tuple[int, int]]:
-    return (_axis_padding(padding, height, kernel_hw[0], strides[0], 0),
-            _axis_padding(padding, width, kernel_hw[1], strides[1], 1))
+# --------------------------------------------------------------------------- the N-d core
 
 
-def _windows(x: np.ndarray, kernel_hw: tuple[int, int], strides: tuple[int, int],
-             padding: Padding, op: str) -> np.ndarray:
-    """All receptive fields of a batch ``x`` (N, H, W, C): shape (N, Ho, Wo, C, Fh, Fw)."""
-    n, h, w, c = x.shape
-    (top, bottom), (left, right) = _resolve_padding(h, w, kernel_hw, strides, padding)
-    fh, fw = kernel_hw
-    if fh > h + top + bottom or fw > w + left + right:
-        raise ValueError(
-            f"{op}: a {fh}x{fw} kernel does not fit in the {h}x{w} input padded by "
-            f"{(top, bottom)} rows and {(left, right)} columns; the padded input must be "
-            "at least as large as the kernel"
-        )
-    padded = np.pad(x, ((0, 0), (top, bottom), (left, right), (0, 0)))
-    windows = np.lib.stride_tricks.sliding_window_view(padded, (fh, fw), axis=(1, 2))
-    return windows[:, :: strides[0], :: strides[1]]
+def _batch(x: np.ndarray, nd: int, op: str) -> tuple[np.ndarray, bool]:
+    """Bring one sample ``(*spatial, C)`` or a batch ``(N, *spatial, C)`` to batch form."""
+    if x.ndim == nd + 1:
+        return x[np.newaxis], False
+    if x.ndim == nd + 2:
+        return x, True
+    axes = _SPATIAL_NAMES[nd]
+    raise ValueError(f"{op} expects one sample ({axes}, channels) or a batch "
+                     f"(N, {axes}, channels); got an array of shape {x.shape}")
 
 
-def _batch(x: np.ndarray, op: str) -> tuple[np.ndarray, int]:
-    """Bring (H, W), (H, W, C) or (N, H, W, C) to (N, H, W, C); remember the input rank."""
-    if x.ndim == 2:
-        return x[np.newaxis, :, :, np.newaxis], 2
-    if x.ndim == 3:
-        return x[np.newaxis], 3
-    if x.ndim == 4:
-        return x, 4
-    raise ValueError(
-        f"{op} expects an image (H, W) or (H, W, channels), or a batch (N, H, W, channels); "
-        f"got an array of shape {x.shape}"
-    )
+def _windows(x: np.ndarray, kernel: Sequence[int], strides: Sequence[int], padding: Padding,
+             op: str, fill: float = 0.0) -> np.ndarray:
+    """All receptive fields of a batch ``x`` ``(N, *spatial, C)``.
 
-
-def _unbatch(y: np.ndarray, rank: int, squeeze_channels: bool) -> np.ndarray:
-    if rank == 4:
-        return y
-    y = y[0]
-    if rank == 2 and squeeze_channels:
-        return y[..., 0]
-    return y
+    Returns ``(N, *out_spatial, C, *kernel)``: for every output position, the window of the
+    (padded) input it sees.
+    """
+    nd = len(kernel)
+    sizes = x.shape[1:1 + nd]
+    pads = _resolve_padding(sizes, kernel, strides, padding)
+    for axis, (i, f, (a, b)) in enumerate(zip(sizes, kernel, pads)):
+        if f > i + a + b:
+            shape = "x".join(map(str, kernel))
+            insize = "x".join(map(str, sizes))
+            raise ValueError(
+                f"{op}: a {shape} kernel does not fit in the {insize} input padded by {pads}; "
+                "the padded input must be at least as large as the kernel"
+            )
+    padded = np.pad(x, [(0, 0), *pads, (0, 0)], constant_values=fill)
+    windows = np.lib.stride_tricks.sliding_window_view(padded, tuple(kernel), axis=tuple(range(1, 1 + nd)))
+    return windows[(slice(None),) + tuple(slice(None, None, s) for s in strides)]
 
 
 def _check_bias(bias: object, n_out: int, op: str, kernel_shape: tuple[int, ...]) -> np.ndarray | None:
@@ -244,6 +255,31 @@ def _check_bias(bias: object, n_out: int, op: str, kernel_shape: tuple[int, ...]
             f"{b.shape} (kernel shape {kernel_shape})"
         )
     return b
+
+
+def _conv(x: np.ndarray, kernel: np.ndarray, bias: object, strides: object, padding: Padding,
+          nd: int, op: str) -> np.ndarray:
+    """N-d convolution of float arrays; ``kernel`` is ``(*kernel_size, C_in, C_out)``."""
+    if kernel.ndim != nd + 2:
+        raise ValueError(f"{op}: kernel must be (*kernel_size, in_channels, filters) with "
+                         f"{nd} kernel axes; got shape {kernel.shape}")
+    xb, batched = _batch(x, nd, op)
+    ksize, (d_in, m) = kernel.shape[:nd], kernel.shape[nd:]
+    if xb.shape[-1] != d_in:
+        raise ValueError(
+            f"{op}: the input has {xb.shape[-1]} channel(s) but the kernel expects {d_in} "
+            f"(kernel shape {kernel.shape} is ({_KERNEL_NAMES[nd]}, in_channels, filters))"
+        )
+    b = _check_bias(bias, m, op, kernel.shape)
+    win = _windows(xb, ksize, _ntuple(strides, nd, "strides"), padding, op)  # type: ignore[arg-type]
+    sp, kk = _AXES[:nd], _KAXES[:nd]
+    out = np.einsum(f"n{sp}c{kk},{kk}cm->n{sp}m", win, kernel, optimize=True)
+    if b is not None:
+        out = out + b
+    return out if batched else out[0]
+
+
+# --------------------------------------------------------------------------- convolutions
 
 
 def conv2d(x: np.ndarray, kernel: np.ndarray, bias: np.ndarray | float | None = None, *,
@@ -268,29 +304,46 @@ def conv2d(x: np.ndarray, kernel: np.ndarray, bias: np.ndarray | float | None = 
     """
     xs = _as_float_array(x, "input x")
     k = _as_float_array(kernel, "kernel")
-    xb, rank = _batch(xs, "conv2d")
-    two_d_kernel = k.ndim == 2
-    if two_d_kernel:
-        k = k[:, :, np.newaxis, np.newaxis]
-    elif k.ndim != 4:
+    if xs.ndim not in (2, 3, 4):
+        raise ValueError(
+            "conv2d expects an image (H, W) or (H, W, channels), or a batch (N, H, W, channels); "
+            f"got an array of shape {xs.shape}")
+    if k.ndim not in (2, 4):
         raise ValueError(
             "conv2d: kernel must be (F_h, F_w) for one filter on a one-channel image, or "
             f"(F_h, F_w, in_channels, filters); got shape {k.shape}"
             + (". For one filter over several channels, add a last axis: kernel[..., None]"
                if k.ndim == 3 else "")
         )
-    fh, fw, d_in, m = k.shape
-    if xb.shape[-1] != d_in:
-        raise ValueError(
-            f"conv2d: the input has {xb.shape[-1]} channel(s) but the kernel expects {d_in} "
-            f"(kernel shape {k.shape} is (height, width, in_channels, filters))"
-        )
-    b = _check_bias(bias, m, "conv2d", k.shape)
-    win = _windows(xb, (fh, fw), _pair(strides, "strides"), padding, "conv2d")
-    out = np.einsum("nhwcij,ijcm->nhwm", win, k, optimize=True)
-    if b is not None:
-        out = out + b
-    return _unbatch(out, rank, squeeze_channels=two_d_kernel)
+    squeeze = xs.ndim == 2 and k.ndim == 2      # 2-D image and 2-D kernel: 2-D answer
+    if xs.ndim == 2:
+        xs = xs[..., np.newaxis]
+    if k.ndim == 2:
+        k = k[..., np.newaxis, np.newaxis]
+    out = _conv(xs, k, bias, strides, padding, 2, "conv2d")
+    return out[..., 0] if squeeze else out
+
+
+def conv1d(x: np.ndarray, kernel: np.ndarray, bias: np.ndarray | None = None, *,
+           strides: int = 1, padding: Padding = "valid") -> np.ndarray:
+    """1-D convolution as ``keras.layers.Conv1D`` computes it (time series, sequences).
+
+    ``x`` is ``(L, D)`` or ``(N, L, D)``; ``kernel`` is ``(F, D, M)``; output ``(L_o, M)``
+    (or ``(N, L_o, M)``). Padding and strides as in :func:`conv2d`, with one axis.
+    """
+    return _conv(_as_float_array(x, "input x"), _as_float_array(kernel, "kernel"), bias,
+                 strides, padding, 1, "conv1d")
+
+
+def conv3d(x: np.ndarray, kernel: np.ndarray, bias: np.ndarray | None = None, *,
+           strides: int | Sequence[int] = 1, padding: Padding = "valid") -> np.ndarray:
+    """3-D convolution as ``keras.layers.Conv3D`` computes it (volumes, video).
+
+    ``x`` is ``(D, H, W, C)`` or ``(N, D, H, W, C)``; ``kernel`` is
+    ``(F_d, F_h, F_w, C, M)``; output ``(D_o, H_o, W_o, M)``.
+    """
+    return _conv(_as_float_array(x, "input x"), _as_float_array(kernel, "kernel"), bias,
+                 strides, padding, 3, "conv3d")
 
 
 def depthwise_conv2d(x: np.ndarray, kernel: np.ndarray, bias: np.ndarray | None = None, *,
@@ -309,7 +362,9 @@ def depthwise_conv2d(x: np.ndarray, kernel: np.ndarray, bias: np.ndarray | None 
     """
     xs = _as_float_array(x, "input x")
     k = _as_float_array(kernel, "kernel")
-    xb, rank = _batch(xs, "depthwise_conv2d")
+    if xs.ndim == 2:
+        xs = xs[..., np.newaxis]
+    xb, batched = _batch(xs, 2, "depthwise_conv2d")
     if k.ndim != 4:
         raise ValueError(
             "depthwise_conv2d: kernel must be (F_h, F_w, in_channels, depth_multiplier); "
@@ -327,7 +382,243 @@ def depthwise_conv2d(x: np.ndarray, kernel: np.ndarray, bias: np.ndarray | None 
     out = out.reshape(out.shape[:3] + (d_in * mult,))
     if b is not None:
         out = out + b
-    return _unbatch(out, rank, squeeze_channels=False)
+    return out if batched else out[0]
+
+
+# --------------------------------------------------------------------------- the backward pass
+
+
+def _scatter(contributions: np.ndarray, padded_hw: tuple[int, int],
+             strides: tuple[int, int]) -> np.ndarray:
+    """Add each output position's ``(F_h, F_w, C)`` contribution back onto its window.
+
+    ``contributions`` is ``(N, H_o, W_o, F_h, F_w, C)``; the result is the padded input
+    grid ``(N, H_p, W_p, C)`` where windows overlap and add up.
+    """
+    n, ho, wo, fh, fw, c = contributions.shape
+    sh, sw = strides
+    out = np.zeros((n, padded_hw[0], padded_hw[1], c))
+    for i in range(fh):
+        for j in range(fw):
+            out[:, i:i + sh * (ho - 1) + 1:sh, j:j + sw * (wo - 1) + 1:sw, :] += contributions[:, :, :, i, j, :]
+    return out
+
+
+def conv2d_backward(x: np.ndarray, kernel: np.ndarray, grad_output: np.ndarray, *,
+                    strides: int | Sequence[int] = 1,
+                    padding: Padding = "valid") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Gradients of a loss through :func:`conv2d`, given the gradient at its output.
+
+    For ``y = conv2d(x, kernel, b)`` and ``g = dLoss/dy`` (same shape as ``y``):
+
+    - ``dLoss/dx``: every output neuron sends ``g[j, k, m] * kernel[..., m]`` back to the
+      input window it read; overlapping windows add up. For stride 1 this is a "full"
+      convolution of ``g`` with the spatially *flipped* kernel: a transposed convolution.
+    - ``dLoss/dkernel[l, n, d, m] = sum_{j, k} x_padded[j*S + l, k*S + n, d] * g[j, k, m]``:
+      the input cross-correlated with ``g``.
+    - ``dLoss/db[m] = sum_{j, k} g[j, k, m]``.
+
+    Shapes as in :func:`conv2d` with a 4-D kernel: ``x`` ``(H, W, D)`` or ``(N, H, W, D)``,
+    ``kernel`` ``(F_h, F_w, D, M)``. Returns ``(grad_x, grad_kernel, grad_bias)``.
+    """
+    xs = _as_float_array(x, "input x")
+    k = _as_float_array(kernel, "kernel")
+    g = _as_float_array(grad_output, "grad_output")
+    if k.ndim != 4:
+        raise ValueError(f"conv2d_backward: kernel must be (F_h, F_w, in_channels, filters), got {k.shape}")
+    xb, batched = _batch(xs, 2, "conv2d_backward")
+    gb = g if batched else g[np.newaxis]
+    st = _pair(strides, "strides")
+    expected = _conv(xb, k, None, st, padding, 2, "conv2d_backward").shape
+    if gb.shape != expected:
+        raise ValueError(f"conv2d_backward: grad_output must have the shape of the convolution's "
+                         f"output, {expected if batched else expected[1:]}; got {g.shape}")
+    fh, fw = k.shape[:2]
+    pads = _resolve_padding(xb.shape[1:3], (fh, fw), st, padding)
+    win = _windows(xb, (fh, fw), st, padding, "conv2d_backward")
+    grad_kernel = np.einsum("nhwcij,nhwm->ijcm", win, gb, optimize=True)
+    grad_bias = gb.sum(axis=(0, 1, 2))
+    contributions = np.einsum("nhwm,ijcm->nhwijc", gb, k, optimize=True)
+    padded_hw = (xb.shape[1] + sum(pads[0]), xb.shape[2] + sum(pads[1]))
+    dx_padded = _scatter(contributions, padded_hw, st)
+    (top, _), (left, _) = pads
+    grad_x = dx_padded[:, top:top + xb.shape[1], left:left + xb.shape[2], :]
+    return (grad_x if batched else grad_x[0]), grad_kernel, grad_bias
+
+
+def conv2d_transpose(x: np.ndarray, kernel: np.ndarray, bias: np.ndarray | None = None, *,
+                     strides: int | Sequence[int] = 1, padding: str = "valid") -> np.ndarray:
+    """Transposed convolution as ``keras.layers.Conv2DTranspose`` computes it.
+
+    Each input neuron stamps a copy of the kernel, scaled by its value, onto the output,
+    ``strides`` apart; overlapping stamps add up. It is the backward pass of a
+    convolution with respect to its input (see :func:`conv2d_backward`), used as a layer
+    that *enlarges* feature maps.
+
+    Args:
+        x: ``(H, W, C_in)`` or ``(N, H, W, C_in)``.
+        kernel: ``(F_h, F_w, C_out, C_in)``, the shape of ``Conv2DTranspose(...).kernel``
+            (note the order: output channels first).
+        padding: ``"valid"``: output ``H * S + max(F - S, 0)`` (that is ``(H - 1) * S + F``
+            unless the kernel is smaller than the stride); ``"same"``: output ``H * S``.
+    """
+    xs = _as_float_array(x, "input x")
+    k = _as_float_array(kernel, "kernel")
+    xb, batched = _batch(xs, 2, "conv2d_transpose")
+    if k.ndim != 4:
+        raise ValueError(f"conv2d_transpose: kernel must be (F_h, F_w, out_channels, in_channels), "
+                         f"got {k.shape}")
+    fh, fw, c_out, c_in = k.shape
+    if xb.shape[-1] != c_in:
+        raise ValueError(f"conv2d_transpose: the input has {xb.shape[-1]} channel(s) but the kernel "
+                         f"expects {c_in} (kernel shape {k.shape} is (height, width, out_channels, "
+                         "in_channels))")
+    st = _pair(strides, "strides")
+    b = _check_bias(bias, c_out, "conv2d_transpose", k.shape)
+    mode = padding.lower() if isinstance(padding, str) else padding
+    if mode not in ("valid", "same"):
+        raise ValueError(f"conv2d_transpose: padding must be 'valid' or 'same', got {padding!r}")
+    h, w = xb.shape[1:3]
+    # Output length per axis, and how much of the stamped canvas to skip at the start
+    # ("same" removes the zeros the matching forward convolution would have padded).
+    sizes, skips = [], []
+    for i, f, s_ in zip((h, w), (fh, fw), st):
+        sizes.append(i * s_ if mode == "same" else i * s_ + max(f - s_, 0))
+        skips.append(same_padding(i * s_, f, s_)[0] if mode == "same" else 0)
+    canvas = tuple(max((i - 1) * s_ + f, skip + size)
+                   for i, f, s_, skip, size in zip((h, w), (fh, fw), st, skips, sizes))
+    contributions = np.einsum("nhwc,ijoc->nhwijo", xb, k, optimize=True)
+    full = _scatter(contributions, canvas, st)                 # type: ignore[arg-type]
+    out = full[:, skips[0]:skips[0] + sizes[0], skips[1]:skips[1] + sizes[1], :]
+    if b is not None:
+        out = out + b
+    return out if batched else out[0]
+
+
+# --------------------------------------------------------------------------- pooling
+
+
+_POOL_MODES = ("max", "avg", "sum", "l2")
+
+
+def _pool_reduce(windows: np.ndarray, mode: str, axes: tuple[int, ...]) -> np.ndarray:
+    # Padded positions are NaN: they never win a max, and never count in a mean or sum.
+    if mode == "max":
+        return np.nanmax(windows, axis=axes)
+    if mode == "avg":
+        return np.nanmean(windows, axis=axes)
+    if mode == "sum":
+        return np.nansum(windows, axis=axes)
+    return np.sqrt(np.nansum(windows ** 2, axis=axes))
+
+
+def _check_pool_mode(mode: str) -> None:
+    if mode not in _POOL_MODES:
+        raise ValueError(f"pooling mode must be one of {_POOL_MODES}, got {mode!r}")
+
+
+def pool2d(x: np.ndarray, pool_size: int | Sequence[int] = 2,
+           strides: int | Sequence[int] | None = None, padding: str = "valid",
+           mode: str = "max") -> np.ndarray:
+    """2-D pooling, each channel on its own, as ``MaxPooling2D`` / ``AveragePooling2D`` do.
+
+    Args:
+        x: ``(H, W)``, ``(H, W, C)`` or ``(N, H, W, C)``.
+        pool_size: the window, an int or ``(P_h, P_w)``.
+        strides: the step; ``None`` means the window size (non-overlapping windows), as in Keras.
+        padding: ``"valid"`` or ``"same"``; with ``"same"`` the padded positions are
+            ignored (they neither win a max nor count in an average), as in Keras.
+        mode: ``"max"``, ``"avg"``, ``"sum"`` (the sum of the window) or ``"l2"``
+            (square root of the sum of squares).
+    """
+    _check_pool_mode(mode)
+    if not isinstance(padding, str) or padding.lower() not in ("valid", "same"):
+        raise ValueError(f"pool2d: padding must be 'valid' or 'same', got {padding!r}")
+    xs = _as_float_array(x, "input x")
+    two_d = xs.ndim == 2
+    if two_d:
+        xs = xs[..., np.newaxis]
+    xb, batched = _batch(xs, 2, "pool2d")
+    size = _pair(pool_size, "pool_size")
+    step = size if strides is None else _pair(strides, "strides")
+    win = _windows(xb, size, step, padding, "pool2d", fill=np.nan)
+    out = _pool_reduce(win, mode, (-2, -1))
+    if not batched:
+        out = out[0]
+    return out[..., 0] if two_d else out
+
+
+def global_pool2d(x: np.ndarray, mode: str = "avg") -> np.ndarray:
+    """Pool each whole feature map to one number: ``(H, W, C) -> (C,)``, ``(N, H, W, C) -> (N, C)``.
+
+    ``GlobalAveragePooling2D`` (``mode="avg"``) and ``GlobalMaxPooling2D`` (``"max"``).
+    """
+    _check_pool_mode(mode)
+    xs = _as_float_array(x, "input x")
+    if xs.ndim not in (3, 4):
+        raise ValueError(f"global_pool2d expects (H, W, C) or (N, H, W, C), got shape {xs.shape}")
+    return _pool_reduce(xs, mode, (-3, -2))
+
+
+# --------------------------------------------------------------------------- receptive fields
+
+
+class RField(NamedTuple):
+    """Receptive field after one layer: its ``size`` in input pixels (per axis), and the
+    ``jump``, the distance in input pixels between neighbouring neurons of that layer."""
+
+    layer: str
+    size: int
+    jump: int
+
+
+def receptive_field(layers: Sequence[tuple[Any, ...]]) -> list[RField]:
+    """Receptive field of every layer of a stack, along one spatial axis.
+
+    Each layer is ``(name, kernel, stride)`` or ``(name, kernel, stride, dilation)``; a
+    pooling layer's kernel is its pool size. Starting from one input pixel (size 1,
+    jump 1), a layer with kernel ``F`` and stride ``S`` gives
+
+    ``size = size_before + (F - 1) * jump_before`` and ``jump = jump_before * S``:
+
+    its ``F`` inputs are ``jump_before`` pixels apart, so together they span ``F - 1``
+    more steps of that length. Padding shifts fields but does not change their size.
+    """
+    size, jump = 1, 1
+    out = []
+    for spec in layers:
+        if len(spec) not in (3, 4):
+            raise ValueError(f"each layer is (name, kernel, stride[, dilation]), got {spec!r}")
+        name, kernel, stride = spec[:3]
+        dilation = spec[3] if len(spec) == 4 else 1
+        k = _positive_int(kernel, f"kernel of {name}")
+        s = _positive_int(stride, f"stride of {name}")
+        d = _positive_int(dilation, f"dilation of {name}")
+        size += (d * (k - 1)) * jump
+        jump *= s
+        out.append(RField(str(name), size, jump))
+    return out
+
+
+def layer_geometry(layers: Sequence[Any]) -> list[tuple[str, int, int, int]]:
+    """``(name, kernel, stride, dilation)`` along the first spatial axis of Keras layers.
+
+    Convolution and pooling layers contribute their window; layers that act on each
+    position alone (activations, batch normalization, dropout) are left out. Stops at
+    the first ``Flatten``, ``Dense`` or global pooling layer, where spatial layout ends.
+    """
+    out = []
+    for layer in layers:
+        kind = type(layer).__name__
+        if kind in ("Flatten", "Dense") or kind.startswith("Global"):
+            break
+        window = getattr(layer, "kernel_size", None) or getattr(layer, "pool_size", None)
+        if window is None:
+            continue
+        strides = getattr(layer, "strides", None) or window
+        dilation = getattr(layer, "dilation_rate", None) or (1,)
+        out.append((layer.name, int(window[0]), int(strides[0]), int(dilation[0])))
+    return out
 
 
 # --------------------------------------------------------------------------- parameter counts
@@ -335,18 +626,29 @@ def depthwise_conv2d(x: np.ndarray, kernel: np.ndarray, bias: np.ndarray | None 
 
 def conv_params(in_channels: int, kernel_size: int | Sequence[int], filters: int, *,
                 use_bias: bool = True) -> int:
-    """Trainable parameters of a ``Conv2D`` layer: ``W = (D * F_w * F_h + 1) * M``.
+    """Trainable parameters of a convolution layer: ``W = (D * F_w * F_h + 1) * M``.
 
-    ``D`` input channels, an ``F_h x F_w`` kernel, ``M`` filters; the ``+ 1`` is each
+    ``D`` input channels, an ``F_h x F_w`` kernel (any number of axes: ``(F,)`` for
+    ``Conv1D``, ``(F_d, F_h, F_w)`` for ``Conv3D``), ``M`` filters; the ``+ 1`` is each
     filter's shared bias (dropped with ``use_bias=False``).
 
     >>> conv_params(3, 5, 4)        # four 5x5 filters on an RGB input
     304
     """
     d = _positive_int(in_channels, "in_channels")
-    fh, fw = _pair(kernel_size, "kernel_size")
+    if _is_int(kernel_size):
+        window = _positive_int(kernel_size, "kernel_size") ** 2
+    else:
+        try:
+            dims = tuple(kernel_size)  # type: ignore[arg-type]
+        except TypeError:
+            dims = ()
+        if len(dims) not in (1, 2, 3):
+            raise ValueError(f"kernel_size must be an int or a pair of ints (or 1 or 3 ints), "
+                             f"got {kernel_size!r}")
+        window = math.prod(_positive_int(v, "kernel_size") for v in dims)
     m = _positive_int(filters, "filters")
-    return (d * fh * fw + int(bool(use_bias))) * m
+    return (d * window + int(bool(use_bias))) * m
 
 
 def depthwise_params(in_channels: int, kernel_size: int | Sequence[int],

@@ -166,9 +166,231 @@ def test_dense_params_match_keras():
     (lambda: ops.conv_output_size(28, 5, 0), "stride must be a positive integer"),
     (lambda: ops.conv_output_size(28.0, 5), "input_size must be a positive integer"),
     (lambda: ops.conv_params(3, 5, 0), "filters must be a positive integer"),
-    (lambda: ops.conv_params(3, (5, 5, 5), 2), "pair of ints"),
+    (lambda: ops.conv_params(3, (5, 5, 5, 5), 2), "pair of ints"),
 ])
 def test_bad_input_gets_a_clear_error(call, message):
     with pytest.raises(ValueError) as info:
         call()
     assert message in str(info.value)
+
+
+# --------------------------------------------------------------------------- 1-D and 3-D
+
+
+@pytest.mark.parametrize("length,f,s,padding", [(20, 5, 1, "valid"), (21, 4, 2, "same"),
+                                                (16, 3, 3, "valid"), (9, 2, 2, "same")])
+def test_conv1d_matches_keras(length, f, s, padding):
+    x = RNG.normal(size=(2, length, 3)).astype("float32")
+    layer = keras.layers.Conv1D(4, f, strides=s, padding=padding)
+    layer.build(x.shape)
+    kernel = RNG.normal(size=(f, 3, 4)).astype("float32")
+    bias = RNG.normal(size=(4,)).astype("float32")
+    layer.set_weights([kernel, bias])
+    np.testing.assert_allclose(ops.conv1d(x, kernel, bias, strides=s, padding=padding),
+                               np.asarray(layer(x)), rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(ops.conv1d(x[0], kernel, bias, strides=s, padding=padding),
+                               np.asarray(layer(x))[0], rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("shape,f,s,padding", [((6, 7, 8), 3, 1, "valid"), ((8, 8, 8), (2, 3, 3), 2, "same"),
+                                               ((5, 9, 6), 3, (1, 2, 3), "same")])
+def test_conv3d_matches_keras(shape, f, s, padding):
+    x = RNG.normal(size=(2, *shape, 2)).astype("float32")
+    layer = keras.layers.Conv3D(3, f, strides=s, padding=padding)
+    layer.build(x.shape)
+    kernel = RNG.normal(size=tuple(layer.kernel.shape)).astype("float32")
+    bias = RNG.normal(size=(3,)).astype("float32")
+    layer.set_weights([kernel, bias])
+    np.testing.assert_allclose(ops.conv3d(x, kernel, bias, strides=s, padding=padding),
+                               np.asarray(layer(x)), rtol=1e-4, atol=1e-4)
+
+
+def test_conv_params_for_1d_and_3d_kernels():
+    c1 = keras.layers.Conv1D(8, 7)
+    c1.build((None, 100, 2))
+    c3 = keras.layers.Conv3D(4, (3, 3, 3))
+    c3.build((None, 16, 16, 16, 1))
+    assert ops.conv_params(2, (7,), 8) == c1.count_params()
+    assert ops.conv_params(1, (3, 3, 3), 4) == c3.count_params()
+
+
+# --------------------------------------------------------------------------- pooling
+
+
+POOL_CASES = [(h, w, p, s, pad) for (h, w), p, s, pad in itertools.product(
+    [(8, 8), (7, 9), (12, 12)], [2, 3], [None, 1, 2, 3], ["valid", "same"])]
+
+
+@pytest.mark.parametrize("h,w,p,s,padding", POOL_CASES)
+def test_max_and_average_pooling_match_keras(h, w, p, s, padding):
+    x = RNG.normal(size=(2, h, w, 3)).astype("float32")
+    for mode, layer in (("max", keras.layers.MaxPooling2D), ("avg", keras.layers.AveragePooling2D)):
+        expected = np.asarray(layer(p, strides=s, padding=padding)(x))
+        got = ops.pool2d(x, p, s, padding, mode=mode)
+        assert got.shape == expected.shape
+        np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("p,s,padding", [(2, None, "valid"), (3, 2, "valid"), (2, 2, "same")])
+def test_sum_and_l2_pooling(p, s, padding):
+    x = RNG.normal(size=(1, 9, 9, 2)).astype("float32")
+    # sum = average x window size (valid windows are full); L2 = sqrt(sum of squares)
+    avg = keras.layers.AveragePooling2D(p, strides=s, padding=padding)
+    if padding == "valid":
+        np.testing.assert_allclose(ops.pool2d(x, p, s, padding, "sum"), np.asarray(avg(x)) * p * p, rtol=1e-5)
+        np.testing.assert_allclose(ops.pool2d(x, p, s, padding, "l2"), np.sqrt(np.asarray(avg(x ** 2)) * p * p),
+                                   rtol=1e-5)
+    first_window = x[0, :p, :p, 0].astype(float)      # no zeros are padded before it
+    assert ops.pool2d(x, p, s, padding, "l2")[0, 0, 0, 0] == pytest.approx(
+        np.sqrt((first_window ** 2).sum()), rel=1e-6)
+    assert ops.pool2d(x, p, s, padding, "sum")[0, 0, 0, 0] == pytest.approx(first_window.sum(), rel=1e-5)
+
+
+def test_pooling_by_hand():
+    x = np.array([[1, 1, 2, 4], [5, 6, 7, 8], [3, 2, 1, 0], [1, 2, 3, 4]], dtype=float)
+    np.testing.assert_array_equal(ops.pool2d(x, 2), [[6, 8], [3, 4]])          # the classic example
+    np.testing.assert_array_equal(ops.pool2d(x, 2, mode="avg"), [[3.25, 5.25], [2, 2]])
+    np.testing.assert_array_equal(ops.pool2d(x, 2, mode="sum"), [[13, 21], [8, 8]])
+    assert ops.pool2d(x, 2, mode="l2")[0, 0] == pytest.approx(np.sqrt(1 + 1 + 25 + 36))
+
+
+def test_global_pooling_matches_keras():
+    x = RNG.normal(size=(3, 5, 6, 4)).astype("float32")
+    np.testing.assert_allclose(ops.global_pool2d(x, "avg"),
+                               np.asarray(keras.layers.GlobalAveragePooling2D()(x)), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(ops.global_pool2d(x, "max"),
+                               np.asarray(keras.layers.GlobalMaxPooling2D()(x)), rtol=1e-6)
+    assert ops.global_pool2d(x[0], "max").shape == (4,)
+
+
+# --------------------------------------------------------------------------- receptive field
+
+
+def test_receptive_field_of_the_lecture_stack():
+    # 3x3 conv, 2x2 pool stride 2, 3x3 conv: 3 -> 4 -> 8 (not 12)
+    rf = ops.receptive_field([("conv1", 3, 1), ("pool", 2, 2), ("conv2", 3, 1)])
+    assert [(r.size, r.jump) for r in rf] == [(3, 1), (4, 2), (8, 2)]
+    assert ops.receptive_field([("a", 3, 1), ("b", 3, 1)])[-1].size == 5
+    assert ops.receptive_field([("a", 3, 2), ("b", 3, 1)])[-1].size == 7
+    assert ops.receptive_field([("dilated", 3, 1, 2)])[-1].size == 5
+
+
+def test_layer_geometry_reads_keras_models():
+    model = keras.Sequential([
+        keras.Input((28, 28, 1)),
+        keras.layers.Conv2D(4, 3, name="c1"), keras.layers.Activation("relu"),
+        keras.layers.MaxPooling2D(2, name="p1"),
+        keras.layers.Conv2D(4, 5, strides=2, dilation_rate=1, name="c2"),
+        keras.layers.Flatten(), keras.layers.Dense(10),
+    ])
+    assert ops.layer_geometry(model.layers) == [("c1", 3, 1, 1), ("p1", 2, 2, 1), ("c2", 5, 2, 1)]
+
+
+def _autodiff_input_receptive_field(model, size):
+    import tensorflow as tf
+
+    x = tf.Variable(np.random.default_rng(0).normal(size=(1, size, size, 1)).astype("float32"))
+    with tf.GradientTape() as tape:
+        out = model(x)
+        centre = out.shape[1] // 2
+        y = tf.reduce_sum(out[0, centre, centre, :])
+    grad = np.abs(tape.gradient(y, x).numpy()[0, :, :, 0]) > 0
+    rows, cols = np.nonzero(grad)
+    return rows.max() - rows.min() + 1, cols.max() - cols.min() + 1
+
+
+@pytest.mark.skipif(keras.backend.backend() != "tensorflow", reason="uses tf.GradientTape")
+def test_receptive_field_agrees_with_gradients():
+    model = keras.Sequential([keras.Input((32, 32, 1)), keras.layers.Conv2D(2, 3),
+                              keras.layers.AveragePooling2D(2), keras.layers.Conv2D(2, 3),
+                              keras.layers.Conv2D(1, 3, strides=2)])
+    expected = ops.receptive_field(ops.layer_geometry(model.layers))[-1].size
+    assert _autodiff_input_receptive_field(model, 32) == (expected, expected) == (12, 12)
+
+
+# --------------------------------------------------------------------------- backward pass
+
+
+@pytest.mark.skipif(keras.backend.backend() != "tensorflow", reason="uses tf.GradientTape")
+@pytest.mark.parametrize("h,w,f,s,padding", CONV_CASES[::4])
+def test_conv2d_backward_matches_autodiff(h, w, f, s, padding):
+    import tensorflow as tf
+
+    x = RNG.normal(size=(2, h, w, 3)).astype("float32")
+    kernel = RNG.normal(size=(f, f, 3, 4)).astype("float32")
+    bias = RNG.normal(size=(4,)).astype("float32")
+    g = RNG.normal(size=ops.conv2d(x, kernel, bias, strides=s, padding=padding).shape).astype("float32")
+    tx, tk, tb = (tf.Variable(v) for v in (x, kernel, bias))
+    with tf.GradientTape() as tape:
+        y = keras.ops.conv(tx, tk, strides=s, padding=padding) + tb
+        loss = tf.reduce_sum(y * g)
+    dx, dk, db = (t.numpy() for t in tape.gradient(loss, [tx, tk, tb]))
+    gx, gk, gb = ops.conv2d_backward(x, kernel, g, strides=s, padding=padding)
+    np.testing.assert_allclose(gx, dx, rtol=1e-4, atol=1e-3)
+    np.testing.assert_allclose(gk, dk, rtol=1e-4, atol=1e-3)
+    np.testing.assert_allclose(gb, db, rtol=1e-4, atol=1e-3)
+
+
+def test_stride_one_input_gradient_is_full_convolution_with_flipped_kernel():
+    x = RNG.normal(size=(7, 6, 2))
+    kernel = RNG.normal(size=(3, 3, 2, 4))
+    g = RNG.normal(size=(5, 4, 4))
+    gx, _, _ = ops.conv2d_backward(x, kernel, g)
+    flipped = kernel[::-1, ::-1].transpose(0, 1, 3, 2)            # (3, 3, 4 out-grads, 2 inputs)
+    np.testing.assert_allclose(ops.conv2d(g, flipped, padding=2), gx, atol=1e-10)
+
+
+@pytest.mark.parametrize("h,w,f,s,padding", [(4, 5, 3, 1, "valid"), (4, 4, 3, 2, "valid"), (5, 3, 4, 2, "same"),
+                                             (3, 3, 2, 3, "same"), (6, 6, 5, 2, "same"), (3, 4, 3, 3, "valid")])
+def test_conv2d_transpose_matches_keras(h, w, f, s, padding):
+    x = RNG.normal(size=(2, h, w, 3)).astype("float32")
+    layer = keras.layers.Conv2DTranspose(5, f, strides=s, padding=padding)
+    layer.build(x.shape)
+    kernel = RNG.normal(size=(f, f, 5, 3)).astype("float32")
+    bias = RNG.normal(size=(5,)).astype("float32")
+    layer.set_weights([kernel, bias])
+    expected = np.asarray(layer(x))
+    got = ops.conv2d_transpose(x, kernel, bias, strides=s, padding=padding)
+    assert got.shape == expected.shape
+    np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-4)
+
+
+def test_transpose_is_the_input_gradient():
+    x = RNG.normal(size=(1, 9, 9, 2))
+    kernel = RNG.normal(size=(3, 3, 2, 4))
+    g = RNG.normal(size=(1, 4, 4, 4))                       # output of a stride-2 valid conv on 9x9
+    gx, _, _ = ops.conv2d_backward(x, kernel, g, strides=2)
+    np.testing.assert_allclose(ops.conv2d_transpose(g, kernel, strides=2), gx, atol=1e-10)
+
+
+@pytest.mark.parametrize("call,message", [
+    (lambda: ops.pool2d(np.zeros((4, 4)), 2, mode="median"), "pooling mode must be one of"),
+    (lambda: ops.pool2d(np.zeros((4, 4)), 5), "does not fit"),
+    (lambda: ops.pool2d(np.zeros((4, 4)), 2, padding=1), "padding must be 'valid' or 'same'"),
+    (lambda: ops.global_pool2d(np.zeros((4, 4))), "expects (H, W, C)"),
+    (lambda: ops.conv1d(np.zeros((10, 2)), np.zeros((3, 3, 4))), "2 channel(s) but the kernel expects 3"),
+    (lambda: ops.conv1d(np.zeros((10, 2)), np.zeros((3, 2))), "kernel must be"),
+    (lambda: ops.conv3d(np.zeros((4, 4, 4)), np.zeros((2, 2, 2, 4, 1))), "expects one sample (D, H, W, channels)"),
+    (lambda: ops.conv2d_backward(np.zeros((5, 5, 1)), np.zeros((3, 3, 1, 2)), np.zeros((3, 3, 1))),
+     "grad_output must have the shape"),
+    (lambda: ops.conv2d_transpose(np.zeros((3, 3, 2)), np.zeros((3, 3, 4, 1))), "kernel expects 1"),
+    (lambda: ops.receptive_field([("conv", 3)]), "(name, kernel, stride"),
+])
+def test_more_bad_input(call, message):
+    with pytest.raises(ValueError) as info:
+        call()
+    assert message in str(info.value)
+
+
+@pytest.mark.parametrize("h,f,s,padding", [(3, 2, 3, "valid"), (4, 1, 2, "valid"), (2, 2, 4, "same"),
+                                           (5, 7, 2, "same"), (5, 7, 2, "valid")])
+def test_conv2d_transpose_kernel_smaller_or_larger_than_stride(h, f, s, padding):
+    x = RNG.normal(size=(1, h, h, 2)).astype("float32")
+    layer = keras.layers.Conv2DTranspose(3, f, strides=s, padding=padding, use_bias=False)
+    layer.build(x.shape)
+    kernel = RNG.normal(size=(f, f, 3, 2)).astype("float32")
+    layer.set_weights([kernel])
+    expected = np.asarray(layer(x))
+    got = ops.conv2d_transpose(x, kernel, strides=s, padding=padding)
+    assert got.shape == expected.shape
+    np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-4)
