@@ -21,8 +21,10 @@ def test_gradients_of_a_convolution_match_the_reference_backward_pass():
     kernel = rng.normal(size=(3, 3, 2, 3)).astype("float32")
     g = rng.normal(size=(1, 2, 3, 3)).astype("float32")
 
+    gt = keras.ops.convert_to_tensor(g)   # a backend tensor: torch will not mix in NumPy
+
     def loss(xt, kt):
-        return keras.ops.sum(keras.ops.conv(xt, kt, strides=2, padding="valid") * g)
+        return keras.ops.sum(keras.ops.conv(xt, kt, strides=2, padding="valid") * gt)
 
     dx, dk = autodiff.gradients(loss, x, kernel)
     rx, rk, _ = ops.conv2d_backward(x, kernel, g, strides=2)
