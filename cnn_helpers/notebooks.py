@@ -95,29 +95,66 @@ def _record_run(output: Path, seconds: float, parameters: dict[str, Any], mode: 
 
 def execute(path: str | os.PathLike[str], output: str | os.PathLike[str],
             parameters: dict[str, Any] | None = None, *, mode: str = "full",
-            cell_timeout: int | None = None, cwd: str | os.PathLike[str] | None = None) -> float:
+            cell_timeout: int | None = None, cwd: str | os.PathLike[str] | None = None,
+            keep_going: bool = False) -> float:
     """Execute ``path`` with papermill into ``output``; return the wall time in seconds.
 
     Args:
         parameters: injected after the cell tagged ``parameters``.
-        mode: recorded in ``metadata.cnn_book.last_run`` ("full" or "smoke").
+        mode: recorded in ``metadata.cnn_book.last_run`` ("full", "smoke" or "graded").
         cell_timeout: seconds any one cell may run (``None``: no limit).
         cwd: working directory of the kernel (default: the notebook's folder).
+        keep_going: run every cell even after one fails, and interrupt (rather than
+            abort on) a cell that exceeds ``cell_timeout``; errors stay in ``output``.
+            This is how submissions are graded: one broken task must not hide the others.
 
     Raises:
-        papermill.PapermillExecutionError: a cell raised; ``output`` holds the partial run.
+        papermill.PapermillExecutionError: a cell raised (only when ``keep_going`` is
+            false); ``output`` holds the partial run.
     """
     import papermill
 
     src, dst = Path(path), Path(output)
     params = dict(parameters or {})
+    extra = {"allow_errors": True, "interrupt_on_timeout": True} if keep_going else {}
     t0 = time.perf_counter()
     with quiet_kernels():
-        papermill.execute_notebook(
-            str(src), str(dst), parameters=params, cwd=str(cwd or src.resolve().parent),
-            kernel_name="python3", progress_bar=False, log_output=False,
-            execution_timeout=cell_timeout,
-        )
+        try:
+            papermill.execute_notebook(
+                str(src), str(dst), parameters=params, cwd=str(cwd or src.resolve().parent),
+                kernel_name="python3", progress_bar=False, log_output=False,
+                execution_timeout=cell_timeout, **extra,
+            )
+        except papermill.PapermillExecutionError:
+            if not keep_going:
+                raise
     seconds = time.perf_counter() - t0
     _record_run(dst, seconds, params, mode)
     return seconds
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m cnn_helpers.notebooks IN OUT [--parameters JSON] [--cell-timeout S] [--keep-going]``.
+
+    A process boundary for callers that need one (the grader runs this in its own process
+    group so that a total time limit can stop the kernel too).
+    """
+    import argparse
+    import json
+
+    parser = argparse.ArgumentParser(prog="python -m cnn_helpers.notebooks")
+    parser.add_argument("input")
+    parser.add_argument("output")
+    parser.add_argument("--parameters", default="{}", help="JSON object of parameters")
+    parser.add_argument("--cell-timeout", type=int, default=None)
+    parser.add_argument("--keep-going", action="store_true")
+    parser.add_argument("--mode", default="full")
+    args = parser.parse_args(argv)
+    execute(args.input, args.output, json.loads(args.parameters), mode=args.mode,
+            cell_timeout=args.cell_timeout, keep_going=args.keep_going,
+            cwd=Path(args.output).resolve().parent)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

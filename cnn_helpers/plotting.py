@@ -97,7 +97,8 @@ def show_feature_maps(maps: np.ndarray, titles: Sequence[str] | None = None, *, 
 
 def show_matrix(a: np.ndarray, *, ax: Axes | None = None, fmt: str = "{:g}", cmap: str | None = None,
                 title: str | None = None, fontsize: float | None = None,
-                highlight: tuple[int, int, int, int] | None = None, cell: float = 0.45) -> Axes:
+                highlight: tuple[int, int, int, int] | None = None, cell: float = 0.45,
+                nan_text: str = "nan") -> Axes:
     """Draw a small 2-D array as a grid of coloured cells with each value written in it.
 
     Args:
@@ -108,6 +109,7 @@ def show_matrix(a: np.ndarray, *, ax: Axes | None = None, fmt: str = "{:g}", cma
         highlight: ``(row, col, height, width)`` of a rectangle to outline, for example
             the receptive field of one output neuron.
         cell: inches per cell when a new figure is made.
+        nan_text: what to write in NaN cells (e.g. ``"pad"`` for padding that pooling ignores).
     """
     m = np.asarray(a)
     if m.ndim != 2:
@@ -125,7 +127,8 @@ def show_matrix(a: np.ndarray, *, ax: Axes | None = None, fmt: str = "{:g}", cma
     for (r, c), v in np.ndenumerate(m):
         shade = norm(v)
         dark = (abs(shade - 0.5) > 0.3) if signed else shade > 0.55
-        ax.text(c, r, fmt.format(v), ha="center", va="center", fontsize=fs,
+        text = nan_text if isinstance(v, float) and np.isnan(v) else fmt.format(v)
+        ax.text(c, r, text, ha="center", va="center", fontsize=fs,
                 color="white" if dark else "black")
     if highlight is not None:
         r, c, h, w = highlight

@@ -17,7 +17,8 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from typing import Any, Iterator
 
-__all__ = ["Environment", "elapsed", "environment", "report", "set_seed", "start", "timer"]
+__all__ = ["Environment", "elapsed", "environment", "report", "report_info", "set_seed", "start",
+           "timer"]
 
 _started: float | None = None
 
@@ -136,17 +137,22 @@ def _fmt_seconds(seconds: float) -> str:
     return f"{seconds / 60:.1f} min ({seconds:.0f} s)"
 
 
-def report(parameters: dict[str, Any] | None = None, **results: Any) -> dict[str, Any]:
-    """Print the run report: environment, wall time since :func:`start`, parameters, results.
+def report_info(parameters: dict[str, Any] | None = None, **results: Any) -> dict[str, Any]:
+    """The run report as a dict: environment, wall time since :func:`start`, parameters, results."""
+    return {**asdict(environment()), "wall_time_s": elapsed(),
+            "parameters": dict(parameters or {}), **results}
 
-    Returns the same information as a dict (handy for tests and for saving).
+
+def report(parameters: dict[str, Any] | None = None, **results: Any) -> None:
+    """Print the run report: backend, device, wall time since :func:`start`, parameters, results.
+
+    A chapter's last cell calls it, so the committed outputs say what ran where and how long.
     """
-    env = environment()
-    wall = elapsed()
+    info = report_info(parameters, **results)
     rows: list[tuple[str, str]] = [
-        ("backend", f"{env.backend} {env.backend_version} (Keras {env.keras})"),
-        ("device", env.device),
-        ("wall time", _fmt_seconds(wall)),
+        ("backend", f"{info['backend']} {info['backend_version']} (Keras {info['keras']})"),
+        ("device", info["device"]),
+        ("wall time", _fmt_seconds(info["wall_time_s"])),
     ]
     if parameters:
         rows.append(("parameters", ", ".join(f"{k}={v}" for k, v in parameters.items())))
@@ -157,7 +163,6 @@ def report(parameters: dict[str, Any] | None = None, **results: Any) -> dict[str
     print("Run report")
     for key, value in rows:
         print(f"  {key:<{width}}  {value}")
-    return {**asdict(env), "wall_time_s": wall, "parameters": dict(parameters or {}), **results}
 
 
 @contextmanager

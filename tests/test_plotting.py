@@ -40,6 +40,11 @@ def test_show_matrix_writes_every_value():
     assert len(ax.patches) == 1 and ax.get_title() == "Sobel"
 
 
+def test_show_matrix_labels_nan_cells():
+    ax = plotting.show_matrix(np.array([[1.0, np.nan]]), fmt="{:.0f}", nan_text="pad")
+    assert [t.get_text() for t in ax.texts] == ["1", "pad"]
+
+
 @pytest.mark.parametrize("call,message", [
     (lambda: plotting.show_images([]), "at least one image"),
     (lambda: plotting.show_images([np.zeros((2, 2))], ["a", "b"]), "1 images but 2 titles"),

@@ -33,11 +33,13 @@ def test_start_and_report(capsys):
     assert env.backend == keras.backend.backend()
     assert env.device.startswith(("CPU: ", "GPU: "))
     time.sleep(0.05)
-    info = runtime.report({"EPOCHS": 2}, test_accuracy=0.98765, note="x")
+    assert runtime.report({"EPOCHS": 2}, test_accuracy=0.98765, note="x") is None
+    info = runtime.report_info({"EPOCHS": 2}, test_accuracy=0.98765)
     out = capsys.readouterr().out
     assert env.summary() in out
     assert "Run report" in out and "EPOCHS=2" in out and "test accuracy  0.9877" in out
     assert info["wall_time_s"] >= 0.05 and info["parameters"] == {"EPOCHS": 2}
+    assert info["test_accuracy"] == 0.98765 and info["backend"] == env.backend
     assert runtime.elapsed() >= info["wall_time_s"]
 
 
