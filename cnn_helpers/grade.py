@@ -248,21 +248,28 @@ def _quiet_stderr() -> Iterator[None]:
             os.close(saved)
 
 
-def _cell_errors(executed: Path) -> dict[str, str]:
-    """The first error raised in the cells of each task, by task tag."""
+def _cell_errors(executed: Path) -> tuple[dict[str, str], list[str]]:
+    """The first error raised in the cells of each task (by task tag), and errors elsewhere."""
     import nbformat
 
     errors: dict[str, str] = {}
+    elsewhere: list[str] = []
     if not executed.exists():
-        return errors
+        return errors, elsewhere
     nb = nbformat.read(str(executed), as_version=4)
-    for cell in nb.cells:
+    code_cells = [c for c in nb.cells if c.cell_type == "code" and "Added by the grader" not in c.source]
+    for number, cell in enumerate(code_cells, start=1):
         tags = [t for t in cell.get("metadata", {}).get("tags", []) if t.startswith("task-")]
+        is_injected = "injected-parameters" in cell.get("metadata", {}).get("tags", [])
         for out in cell.get("outputs", []):
-            if out.get("output_type") == "error":
-                for tag in tags:
-                    errors.setdefault(tag, f"{out['ename']}: {out['evalue']}".strip()[:200])
-    return errors
+            if out.get("output_type") != "error":
+                continue
+            message = f"{out['ename']}: {out['evalue']}".strip()[:200]
+            for tag in tags:
+                errors.setdefault(tag, message)
+            if not tags and not is_injected:
+                elsewhere.append(f"code cell {number} (outside the tasks) raised {message}")
+    return errors, elsewhere
 
 
 def _explain(task: Task, result: Result, cell_errors: dict[str, str], stopped: str | None) -> Result:
@@ -305,7 +312,8 @@ def grade(path: Path, *, expected: str | None, instructor: dict[str, list[Task]]
         stopped = _run(notebook, ex.smoke, cell_timeout, total_timeout)
         if stopped:
             report.notes.append(stopped)
-        cell_errors = _cell_errors(workdir / "executed.ipynb")
+        cell_errors, elsewhere = _cell_errors(workdir / "executed.ipynb")
+        report.notes += elsewhere
         answers = workdir / "__answers__.json"
         # Only answers written by the grader's own cell count (not a file the submission made).
         if _export_ran(workdir / "executed.ipynb") and answers.exists():

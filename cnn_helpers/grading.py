@@ -390,20 +390,30 @@ def exercise(name: str) -> Exercise:
 
 
 def near(got: Any, expected: float, *, what: str, unit: str = "") -> tuple[bool, str]:
-    """A numeric answer: pass if equal (to 1e-9 relative), else say by how much it is off."""
+    """A numeric answer: pass if equal (to 1e-9 relative), else say which way it is off.
+
+    The message gives the direction and a rough size ("slightly too small", "too large by a
+    whole factor", "far too large") but never the exact difference: with the student's own
+    number, that would give the answer away.
+    """
     try:
         value = float(got)
     except (TypeError, ValueError):
         return False, f"{what} should be a number, got {type(got).__name__}"
     if math.isclose(value, expected, rel_tol=1e-9, abs_tol=1e-9):
         return True, f"correct, {what} is {_fmt(value)}{unit}"
-    diff = value - expected
-    direction = "too large" if diff > 0 else "too small"
-    ratio = value / expected if expected else float("inf")
-    hint = f"{_fmt(abs(diff))}{unit} {direction}"
-    if expected and abs(ratio - round(ratio)) < 1e-9 and round(ratio) not in (0, 1):
-        hint += f" (exactly {round(ratio)} times the right value)"
-    return False, f"{_fmt(value)} is {hint}"
+    direction = "too large" if value > expected else "too small"
+    shown = f"{_fmt(value)}{unit}"
+    if expected == 0 or value == 0 or (value > 0) != (expected > 0):
+        return False, f"{shown} is {direction}"
+    ratio = max(value / expected, expected / value)
+    if ratio < 1.05:
+        return False, f"{shown} is slightly {direction} (off by less than 5%)"
+    if abs(ratio - round(ratio)) < 1e-9:
+        return False, f"{shown} is {direction} by a whole factor: a multiplication too many or too few?"
+    if ratio < 1.5:
+        return False, f"{shown} is {direction} (off by less than half)"
+    return False, f"{shown} is far {direction}"
 
 
 def _fmt(x: float) -> str:

@@ -88,6 +88,13 @@ def _ntuple(value: int | Sequence[int], n: int, what: str) -> tuple[int, ...]:
     return tuple(_positive_int(v, what) for v in items)
 
 
+def _ntuple_nonneg(value: int | Sequence[int], what: str) -> tuple[int, int]:
+    items = (value, value) if _is_int(value) else tuple(value)  # type: ignore[arg-type]
+    if len(items) != 2 or not all(_is_int(v) and v >= 0 for v in items):  # type: ignore[operator]
+        raise ValueError(f"{what} must be an int >= 0 or a pair of them, got {value!r}")
+    return int(items[0]), int(items[1])  # type: ignore[arg-type]
+
+
 def _pair(value: int | Sequence[int], what: str) -> tuple[int, int]:
     a, b = _ntuple(value, 2, what)
     return a, b
@@ -447,7 +454,8 @@ def conv2d_backward(x: np.ndarray, kernel: np.ndarray, grad_output: np.ndarray, 
 
 
 def conv2d_transpose(x: np.ndarray, kernel: np.ndarray, bias: np.ndarray | None = None, *,
-                     strides: int | Sequence[int] = 1, padding: str = "valid") -> np.ndarray:
+                     strides: int | Sequence[int] = 1, padding: str = "valid",
+                     output_padding: int | Sequence[int] | None = None) -> np.ndarray:
     """Transposed convolution as ``keras.layers.Conv2DTranspose`` computes it.
 
     Each input neuron stamps a copy of the kernel, scaled by its value, onto the output,
@@ -461,6 +469,10 @@ def conv2d_transpose(x: np.ndarray, kernel: np.ndarray, bias: np.ndarray | None 
             (note the order: output channels first).
         padding: ``"valid"``: output ``H * S + max(F - S, 0)`` (that is ``(H - 1) * S + F``
             unless the kernel is smaller than the stride); ``"same"``: output ``H * S``.
+        output_padding: as in Keras: ``None`` for the sizes above, or the extra rows and
+            columns (each smaller than the stride) that make the output
+            ``(H - 1) * S + F - 2 * (F // 2 if "same" else 0) + output_padding``: the
+            input size of a strided convolution is ambiguous, and this picks it.
     """
     xs = _as_float_array(x, "input x")
     k = _as_float_array(kernel, "kernel")
@@ -481,10 +493,25 @@ def conv2d_transpose(x: np.ndarray, kernel: np.ndarray, bias: np.ndarray | None 
     h, w = xb.shape[1:3]
     # Output length per axis, and how much of the stamped canvas to skip at the start
     # ("same" removes the zeros the matching forward convolution would have padded).
+    extra = None if output_padding is None else _ntuple_nonneg(output_padding, "output_padding")
     sizes, skips = [], []
-    for i, f, s_ in zip((h, w), (fh, fw), st):
-        sizes.append(i * s_ if mode == "same" else i * s_ + max(f - s_, 0))
-        skips.append(same_padding(i * s_, f, s_)[0] if mode == "same" else 0)
+    for axis, (i, f, s_) in enumerate(zip((h, w), (fh, fw), st)):
+        if extra is None:
+            size = i * s_ if mode == "same" else i * s_ + max(f - s_, 0)
+        else:
+            if extra[axis] >= s_:
+                raise ValueError(f"conv2d_transpose: output_padding {extra} must be smaller than "
+                                 f"the strides {st}")
+            size = (i - 1) * s_ + f - (2 * (f // 2) if mode == "same" else 0) + extra[axis]
+            back = conv_output_size(size, f, s_, mode) if size >= 1 else 0
+            if back != i:
+                raise ValueError(
+                    f"conv2d_transpose: with output_padding {extra}, an input of {i} gives an output "
+                    f"of {size}, but a {mode!r} convolution (kernel {f}, stride {s_}) of {size} gives "
+                    f"{back}, not {i}: no convolution has this as its transpose; change "
+                    "output_padding or padding")
+        sizes.append(size)
+        skips.append(same_padding(size, f, s_)[0] if mode == "same" else 0)
     canvas = tuple(max((i - 1) * s_ + f, skip + size)
                    for i, f, s_, skip, size in zip((h, w), (fh, fw), st, skips, sizes))
     contributions = np.einsum("nhwc,ijoc->nhwijo", xb, k, optimize=True)

@@ -54,7 +54,9 @@ def show_images(images: Sequence[np.ndarray] | np.ndarray, titles: Sequence[str]
         size: inches per image.
         cmap: colour map for single-channel images (default: grey, or red-white-blue
             centred on zero for signed data).
-        signed: force (or forbid) the zero-centred colour map.
+        signed: force (or forbid) the zero-centred colour map; by default each image
+            decides for itself, so pass ``signed=True`` to draw a set of filters (some of
+            which may happen to be all positive) on one consistent scale type.
         suptitle: a title over the whole grid.
     """
     imgs = list(images)
@@ -75,7 +77,9 @@ def show_images(images: Sequence[np.ndarray] | np.ndarray, titles: Sequence[str]
             ax.set_title(str(titles[i]), fontsize=9)
     if suptitle:
         fig.suptitle(suptitle)
-    fig.tight_layout()
+        fig.tight_layout(rect=(0, 0, 1, 1 - 0.45 / fig.get_figheight()))  # keep room for it
+    else:
+        fig.tight_layout()
     return fig
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import platform
+import textwrap
 import time
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
@@ -161,8 +162,9 @@ def report(parameters: dict[str, Any] | None = None, **results: Any) -> None:
         rows.append((key.replace("_", " "), shown))
     width = max(len(k) for k, _ in rows)
     print("Run report")
-    for key, value in rows:
-        print(f"  {key:<{width}}  {value}")
+    for key, value in rows:   # long values wrap, so no line exceeds 88 characters
+        print(textwrap.fill(value, 88, initial_indent=f"  {key:<{width}}  ",
+                            subsequent_indent=" " * (width + 4), break_on_hyphens=False))
 
 
 @contextmanager

@@ -32,6 +32,14 @@ def test_every_page_is_built(built):
     assert (built / "intro.html").is_file()
     for nb in sorted((REPO / "chapters").glob("*.ipynb")):
         assert (built / "chapters" / f"{nb.stem}.html").is_file(), nb.name
+    for nb in sorted((REPO / "exercises" / "solutions").glob("*.ipynb")):
+        assert (built / "exercises" / "solutions" / f"{nb.stem}.html").is_file(), nb.name
+
+
+def test_solutions_are_behind_a_toggle(built):
+    html = (built / "exercises" / "solutions" / "01_convolution.html").read_text(encoding="utf-8")
+    assert html.count("Show solution") >= 6            # one per task
+    assert "[PASS] Task 1.6" in html                   # the checks' outputs are shown
 
 
 def test_chapter_shows_committed_outputs_without_stderr(built):

@@ -38,13 +38,17 @@ def _status(task_id: str, answer) -> grading.Result:
 def test_numbers_pass_and_mistakes_get_hints():
     assert _status("1.1", 28).passed and _status("1.1", 28.0).passed
     off_by_one = _status("1.1", 27)
-    assert off_by_one.status == FAILED and "1 too small" in off_by_one.message
+    assert off_by_one.status == FAILED and "slightly too small" in off_by_one.message
     assert "positions" in off_by_one.message and "28" not in off_by_one.message
     assert _status("1.2", 1168).passed
     assert "bias" in _status("1.2", 16 * 9 * 8).message
     assert "all 8 input channels" in _status("1.2", 160).message
     assert "shared" in _status("1.2", 62 * 62 * 16).message
     assert _status("1.1", "twenty-eight").status == FAILED
+    assert "whole factor" in _status("1.2", 1168 * 2).message
+    assert "far too small" in _status("1.2", 100).message
+    for wrong in (27, 29, 14, 56, 3):                 # no message pins down the answer
+        assert "28" not in _status("1.1", wrong).message
 
 
 def _loop_conv(image, kernel):
@@ -224,6 +228,7 @@ def test_reference_solutions_get_full_marks(solution, tmp_path):
     code, out, [report] = _grade(copy)
     assert code == 0, out
     assert report["score"] == report["max_score"] > 0 and report["passed"]
+    assert report["notes"] == [], "the solution notebook should run without any error"
 
 
 @pytest.mark.notebooks
@@ -235,6 +240,7 @@ def test_blank_starters_score_zero_without_crashing(starter, tmp_path):
     assert code == 1 and "Traceback" not in out
     assert report["score"] == 0
     assert {t["status"] for t in report["tasks"]} == {NOT_ATTEMPTED}
+    assert report["notes"] == [], "a blank starter must run top to bottom without an error"
     assert len(report["tasks"]) == len(grading.exercise(starter.stem).tasks)
 
 
@@ -278,7 +284,7 @@ def test_plausible_student_mistakes_get_partial_scores(tmp_path):
     code, _, [report] = _grade(sub)
     tasks = _by_task(report)
     assert code == 1
-    assert tasks["1.1"]["status"] == FAILED and "1 too small" in tasks["1.1"]["message"]
+    assert tasks["1.1"]["status"] == FAILED and "slightly too small" in tasks["1.1"]["message"]
     assert "bias" in tasks["1.2"]["message"]
     assert "bias is missing" in tasks["1.4"]["message"]
     assert 0 < tasks["1.4"]["points"] < 2       # the zero-bias probe is still right

@@ -394,3 +394,33 @@ def test_conv2d_transpose_kernel_smaller_or_larger_than_stride(h, f, s, padding)
     got = ops.conv2d_transpose(x, kernel, strides=s, padding=padding)
     assert got.shape == expected.shape
     np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("h,f,s,padding,op", [(h, f, s, pad, op) for h in (3, 4) for f in (1, 2, 3, 4)
+                                              for s in (2, 3) for pad in ("valid", "same")
+                                              for op in range(s)])
+def test_conv2d_transpose_output_padding_matches_keras(h, f, s, padding, op):
+    x = RNG.normal(size=(1, h, h + 1, 2)).astype("float32")
+    layer = keras.layers.Conv2DTranspose(3, f, strides=s, padding=padding, output_padding=op,
+                                         use_bias=False)
+    layer.build(x.shape)
+    kernel = np.asarray(layer.kernel)
+    try:
+        expected = np.asarray(layer(x))
+    except Exception:
+        # TensorFlow fails when the output size it computes is not one from which a
+        # convolution with these settings leads back to the input: ops refuses those too.
+        with pytest.raises(ValueError, match="no convolution has this as its transpose"):
+            ops.conv2d_transpose(x, kernel, strides=s, padding=padding, output_padding=op)
+        return
+    got = ops.conv2d_transpose(x, kernel, strides=s, padding=padding, output_padding=op)
+    assert got.shape == expected.shape
+    np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-4)
+    forward_input = np.zeros((1,) + got.shape[1:3] + (kernel.shape[2],))
+    by_definition, _, _ = ops.conv2d_backward(forward_input, kernel, x, strides=s, padding=padding)
+    np.testing.assert_allclose(got, by_definition, rtol=1e-4, atol=1e-4)
+
+
+def test_output_padding_must_be_smaller_than_stride():
+    with pytest.raises(ValueError, match="smaller than the strides"):
+        ops.conv2d_transpose(np.zeros((3, 3, 1)), np.zeros((3, 3, 1, 1)), strides=2, output_padding=2)

@@ -43,6 +43,11 @@ def test_start_and_report(capsys):
     assert runtime.elapsed() >= info["wall_time_s"]
 
 
+def test_long_report_lines_wrap(capsys):
+    runtime.report({f"PARAMETER_{i}": 10_000 * i for i in range(12)})
+    assert max(len(line) for line in capsys.readouterr().out.splitlines()) <= 88
+
+
 def test_timer(capsys):
     with runtime.timer("step") as t:
         time.sleep(0.02)
