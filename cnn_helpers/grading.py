@@ -416,6 +416,47 @@ def near(got: Any, expected: float, *, what: str, unit: str = "") -> tuple[bool,
     return False, f"{shown} is far {direction}"
 
 
+def number_answer(got: Any, expected: float, *, what: str) -> tuple[bool, str, float | None]:
+    """Like :func:`near`, but a miss says only "too large" or "too small".
+
+    Returns ``(passed, message, value)``: ``value`` is the answer as a float (``None`` if it
+    is not a number), so that a check can add hints for the particular wrong value.
+    """
+    if isinstance(got, bool) or got is None:
+        return False, f"{what} should be a number, got {type(got).__name__}", None
+    try:
+        value = float(got)
+    except (TypeError, ValueError):
+        return False, f"{what} should be a number, got {type(got).__name__}", None
+    if not math.isfinite(value):
+        return False, f"{what} should be a finite number, got {value}", None
+    if math.isclose(value, expected, rel_tol=1e-9, abs_tol=1e-9):
+        return True, f"correct, {what} is {_fmt(value)}", value
+    shown = _fmt(value) if value.is_integer() else f"{value:,.10g}"
+    return False, f"{shown} is too {'large' if value > expected else 'small'}", value
+
+
+def training_losses(history: Any, *, fit_call: str = "model.fit",
+                    nan_hint: str = "lower the learning rate") -> tuple[list[float] | None, str]:
+    """The per-epoch training losses in what ``fit`` returned, or ``(None, what is wrong)``.
+
+    Wrong means: not a history (``History`` objects arrive as their ``.history`` dict), no
+    list of numbers under ``"loss"``, fewer than 2 epochs (too few to see the loss fall),
+    or a NaN/infinite loss (``nan_hint`` says what to try).
+    """
+    if not isinstance(history, dict) or "loss" not in history:
+        return None, f"`history` should be what {fit_call} returned (or its .history dict)"
+    try:
+        losses = [float(v) for v in history["loss"]]
+    except (TypeError, ValueError):
+        return None, "history['loss'] should be a list of numbers, one per epoch"
+    if len(losses) < 2:
+        return None, f"train for at least 2 epochs to see the loss fall (got {len(losses)})"
+    if not all(math.isfinite(v) for v in losses):
+        return None, f"the loss became NaN or infinite: {nan_hint}"
+    return losses, ""
+
+
 def _fmt(x: float) -> str:
     return f"{int(x):,}" if float(x).is_integer() else f"{x:,.4g}"
 

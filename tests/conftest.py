@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -20,6 +21,15 @@ def offline_data_dir() -> Path | None:
         return Path(value)
     guess = REPO.parent / "shared" / "datasets"
     return guess if guess.is_dir() else None
+
+
+def no_leak(message: str, *values: float) -> None:
+    """None of ``values`` (an exercise's expected answers) appears in a check's ``message``
+    as a number of its own; a student's own negative answer echoed back does not count."""
+    for v in values:
+        for text in {f"{v}", f"{v:,}"}:
+            assert not re.search(rf"(?<![\d,.-]){re.escape(text)}(?![\d,])", message), \
+                f"{text!r} leaks in: {message}"
 
 
 @pytest.fixture(scope="session")

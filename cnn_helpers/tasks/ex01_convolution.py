@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from cnn_helpers import ops
-from cnn_helpers.grading import Failure, Task, compare_arrays, near
+from cnn_helpers.grading import Failure, Task, compare_arrays, near, training_losses
 
 SMOKE = {"LEARN_IMAGES": 200, "LEARN_EPOCHS": 3}
 
@@ -148,13 +148,9 @@ def _sobel_model(model: Any) -> tuple[Any, str]:
 
 
 def _history(history: Any) -> tuple[Any, str]:
-    if not isinstance(history, dict) or "loss" not in history:
-        return False, "`history` should be what model.fit returned (or its .history dict)"
-    losses = [float(v) for v in history["loss"]]
-    if len(losses) < 2:
-        return False, f"train for at least 2 epochs to see the loss fall (got {len(losses)})"
-    if not all(np.isfinite(losses)):
-        return False, "the loss became NaN or infinite: lower the learning rate"
+    losses, problem = training_losses(history, fit_call="learner.fit")
+    if losses is None:
+        return False, problem
     if losses[-1] >= losses[0]:
         return False, f"the loss did not go down ({losses[0]:.4g} -> {losses[-1]:.4g})"
     return True, f"the training loss fell from {losses[0]:.4g} to {losses[-1]:.4g}"

@@ -13,25 +13,9 @@ from typing import Any
 import numpy as np
 
 from cnn_helpers import ops
-from cnn_helpers.grading import Failure, Task, compare_arrays
+from cnn_helpers.grading import Failure, Task, compare_arrays, number_answer, training_losses
 
 SMOKE = {"N_TRAIN": 1000, "N_TEST": 500, "EPOCHS": 3}
-
-
-def _number(got: Any, expected: float, *, what: str) -> tuple[bool, str, float | None]:
-    """Compare a numeric answer; on a miss say only the direction, never the offset."""
-    if isinstance(got, bool):
-        return False, f"{what} should be a number, got a bool", None
-    try:
-        value = float(got)
-    except (TypeError, ValueError):
-        return False, f"{what} should be a number, got {type(got).__name__}", None
-    if not math.isfinite(value):
-        return False, f"{what} should be a finite number, got {value}", None
-    if math.isclose(value, expected, rel_tol=1e-9, abs_tol=1e-9):
-        return True, f"correct, {what} is {value:,.0f}", value
-    shown = f"{value:,.0f}" if value.is_integer() else f"{value:,.10g}"
-    return False, f"{shown} is too {'large' if value > expected else 'small'}", value
 
 
 # --------------------------------------------------------------------------- 3.1
@@ -130,7 +114,7 @@ def _head_params(pool: bool, *, round_up: bool = False) -> int:
 def _saved(answer: Any) -> tuple[Any, str]:
     without, with_pool = _head_params(False), _head_params(True)
     expected = without - with_pool
-    ok, message, value = _number(answer, expected, what="the saving")
+    ok, message, value = number_answer(answer, expected, what="the saving")
     if ok or value is None:
         return ok, message
     h, w, _ = VOLUME_32
@@ -318,7 +302,7 @@ def _field_variants() -> dict[float, str]:
 
 def _field(answer: Any) -> tuple[Any, str]:
     right = ops.receptive_field(STACK_34)[-1].size
-    ok, message, value = _number(answer, right, what="the receptive field")
+    ok, message, value = number_answer(answer, right, what="the receptive field")
     if ok:
         return True, f"correct: conv3 sees a {right} x {right} patch"
     if value is None:
@@ -430,18 +414,9 @@ CHANCE_LOSS = math.log(10)       # cross-entropy of guessing all 10 digits equal
 
 
 def _history(history: Any) -> tuple[Any, str]:
-    if not isinstance(history, dict) or "loss" not in history:
-        return False, ("`history` should be what gap_model.fit returned (or its "
-                       ".history dict)")
-    try:
-        losses = [float(v) for v in history["loss"]]
-    except (TypeError, ValueError):
-        return False, "history['loss'] should be a list of numbers, one per epoch"
-    if len(losses) < 2:
-        return False, ("train for at least 2 epochs to see the loss fall (got "
-                       f"{len(losses)})")
-    if not all(math.isfinite(v) for v in losses):
-        return False, "the loss became NaN or infinite: lower the learning rate"
+    losses, problem = training_losses(history, fit_call="gap_model.fit")
+    if losses is None:
+        return False, problem
     first, last = losses[0], losses[-1]
     if last >= first:
         return False, (f"the loss did not go down ({first:.3f} -> {last:.3f}): are the "

@@ -14,25 +14,9 @@ from typing import Any, Callable
 import numpy as np
 
 from cnn_helpers import ops
-from cnn_helpers.grading import Failure, Task, compare_arrays
+from cnn_helpers.grading import Failure, Task, compare_arrays, number_answer
 
 SMOKE: dict[str, Any] = {}      # nothing trains: the grader runs the real settings
-
-
-def _number(got: Any, expected: float, *, what: str) -> tuple[bool, str, float | None]:
-    """Compare a numeric answer; on a miss say only the direction, never the offset."""
-    if isinstance(got, bool) or got is None:
-        return False, f"{what} should be a number, got {type(got).__name__}", None
-    try:
-        value = float(got)
-    except (TypeError, ValueError):
-        return False, f"{what} should be a number, got {type(got).__name__}", None
-    if not math.isfinite(value):
-        return False, f"{what} should be a finite number, got {value}", None
-    if math.isclose(value, expected, rel_tol=1e-9, abs_tol=1e-9):
-        return True, f"{what}: correct, {value:,.0f}", value
-    shown = f"{value:,.0f}" if value.is_integer() else f"{value:,.10g}"
-    return False, f"{what}: {shown} is too {'large' if value > expected else 'small'}", value
 
 
 def _as_array(got: Any) -> np.ndarray | None:
@@ -73,7 +57,7 @@ def _probe_verdict(probes: list[tuple[Any, ...]], outputs: list[Any],
         hints_given.add(hint)
         problems.append(f"{message}: {hint}" if hint else message)
     if passed == len(probes):
-        return True, f"all {len(probes)} probes right: {done}"
+        return True, f"all {len(probes)} probes {done}"
     return passed / len(probes), (f"{passed} of {len(probes)} probes right; "
                                   + "; ".join(problems[:2]))
 
@@ -90,10 +74,11 @@ BOTTLENECK_41 = [(1, WIDE_41, NARROW_41), (3, NARROW_41, NARROW_41),
 
 def _bottleneck_counts(*, bias: bool = True, kernels: tuple[int, ...] | None = None,
                        sides: list[int] | None = None, count_bias_adds: bool = False,
-                       ) -> tuple[int, int]:
+                       window: bool = True) -> tuple[int, int]:
     """(parameters, multiply-adds) of the bottleneck, with switches for typical slips.
 
-    ``kernels`` replaces the three kernel sizes; ``sides`` the output side of each layer.
+    ``kernels`` replaces the three kernel sizes, ``sides`` each layer's output side;
+    ``window=False`` leaves F_h x F_w out of the multiply-adds.
     """
     side, params, macs = SIDE_41, 0, 0
     for i, (f, d, m) in enumerate(BOTTLENECK_41):
@@ -101,7 +86,7 @@ def _bottleneck_counts(*, bias: bool = True, kernels: tuple[int, ...] | None = N
         side = ops.conv_output_size(side, f)
         out_side = sides[i] if sides else side
         params += ops.conv_params(d, f, m, use_bias=bias)
-        macs += out_side * out_side * f * f * d * m
+        macs += out_side * out_side * (f * f if window else 1) * d * m
         if count_bias_adds:
             macs += out_side * out_side * m
     return params, macs
@@ -129,7 +114,6 @@ def _param_hints() -> dict[int, str]:
                                      "size does not enter the parameter count"),
         params * out_side * out_side: ("weights are shared across positions: the map "
                                        "size does not enter the parameter count"),
-        _bottleneck_counts()[1]: "that is the multiply-add count, the second number",
     }
 
 
@@ -146,14 +130,14 @@ def _mac_hints() -> dict[int, str]:
             "the first 1x1 layer works on the full input map: it has as many output "
             "positions as the input has pixels"),
         _bottleneck_counts(count_bias_adds=True)[1]: (
-            "the bias additions are not counted: H_o x W_o x F_h x F_w x D x M per layer"),
+            "the bias additions are not counted: H_o x W_o x F_h x F_w x D x M per "
+            "layer"),
         _bottleneck_counts(kernels=(3, 3, 3))[1]: (
             "the first and last layers are 1x1: F_h x F_w = 1 there"),
-        _bottleneck_counts(kernels=(1, 1, 1))[1]: (
+        _bottleneck_counts(window=False)[1]: (
             "each output of the 3x3 layer multiplies 3 x 3 x D weights with inputs"),
         _plain_counts()[1]: ("that is the plain 3x3 layer; the task asks for the "
                              "bottleneck's three layers"),
-        _bottleneck_counts()[0]: "that is the parameter count, the first number",
         macs * 2: "count one multiply-add per weight and input, not two operations",
     }
 
@@ -165,11 +149,20 @@ def _bottleneck(answer: Any) -> tuple[Any, str]:
         return False, ("`bottleneck` should be a pair of numbers: (parameters, "
                        "multiply_adds)")
     params, macs = _bottleneck_counts()
+    try:
+        swapped = [float(v) for v in answer] == [macs, params]
+    except (TypeError, ValueError):
+        swapped = False
+    if swapped:
+        return 0.5, ("the two numbers are in the wrong order: give (parameters, "
+                     "multiply_adds)")
     parts, score = [], 0.0
     for got, expected, what, hints in [
             (answer[0], params, "the parameter count", _param_hints()),
             (answer[1], macs, "the multiply-add count", _mac_hints())]:
-        ok, message, value = _number(got, expected, what=what)
+        ok, message, value = number_answer(got, expected, what=what)
+        if not ok and value is not None:        # two numbers: say which one is off
+            message = f"{what.removeprefix('the ')}: {message}"
         if ok:
             score += 0.5
         elif value is not None and value.is_integer() and int(value) in hints:
@@ -181,9 +174,7 @@ def _bottleneck(answer: Any) -> tuple[Any, str]:
                         "(H_o, W_o: the layer's output size)")
         parts.append(message)
     if score == 1.0:
-        return True, (f"correct: {params:,} parameters and {macs:,} multiply-adds, "
-                      f"{_plain_counts()[0] / params:.1f}x and "
-                      f"{_plain_counts()[1] / macs:.1f}x fewer than the plain layer")
+        return True, f"{params:,} params, {macs:,} multiply-adds"
     return score, "; ".join(parts)
 
 
@@ -203,7 +194,8 @@ def _pointwise_probes() -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
              np.zeros(5))]
 
 
-def _pointwise_expected(x: np.ndarray, kernel: np.ndarray, bias: np.ndarray) -> np.ndarray:
+def _pointwise_expected(x: np.ndarray, kernel: np.ndarray,
+                        bias: np.ndarray) -> np.ndarray:
     return ops.conv2d(x, kernel, bias)
 
 
@@ -214,11 +206,11 @@ def _pointwise_diagnose(x, kernel, bias, *, got: Any, expected: np.ndarray) -> s
     h, w, d = x.shape
     m = kernel.shape[-1]
     matrix = kernel.reshape(d, m)
-    if arr.shape == (h * w, m):
-        return "reshape the (H x W, M) product back to (H, W, M)"
-    if arr.shape == (m, h, w) or arr.shape == (w, h, m):
-        return "axes in the wrong order: the output is (H, W, M), channels last"
     if arr.shape != expected.shape:
+        if arr.shape == (h * w, m):
+            return "reshape the (H x W, M) product back to (H, W, M)"
+        if arr.shape in ((m, h, w), (w, h, m)):
+            return "axes in the wrong order: the output is (H, W, M), channels last"
         return "one output slice per filter: the shape is (H, W, M)"
     if bias.any() and _close(arr, expected - bias):
         return "the bias is missing"
@@ -236,7 +228,7 @@ def _pointwise(outputs: list[Any]) -> tuple[Any, str]:
     return _probe_verdict(
         _pointwise_probes(), outputs, _pointwise_expected,
         lambda x, k, b: f"input {x.shape}, kernel {k.shape}",
-        _pointwise_diagnose, "a 1x1 convolution as a matrix product")
+        _pointwise_diagnose, "right: a matrix product")
 
 
 # --------------------------------------------------------------------------- 4.3
@@ -262,15 +254,15 @@ def _conv1d_diagnose(signal, kernel, *, got: Any, expected: np.ndarray) -> str:
         return ""
     length, d = signal.shape
     f, _, m = kernel.shape
-    if arr.shape == (length - f, m):
-        return "one step short: the last window, starting at L - F, is missing"
-    if arr.shape == (length, m):
-        return "no padding here: a window of F steps fits L - F + 1 times"
-    if m == 1 and arr.shape == (length - f + 1,):
-        return "keep the filter axis: the output is (L - F + 1, M), even for M = 1"
-    if arr.shape == (m, length - f + 1):
-        return "axes in the wrong order: the output is (L - F + 1, M), filters last"
     if arr.shape != expected.shape:
+        if arr.shape == (length - f, m):
+            return "one step short: the last window, starting at L - F, is missing"
+        if arr.shape == (length, m):
+            return "no padding here: a window of F steps fits L - F + 1 times"
+        if m == 1 and arr.shape == (length - f + 1,):
+            return "keep the filter axis: the output is (L - F + 1, M), even for M = 1"
+        if arr.shape == (m, length - f + 1):
+            return "axes in the wrong order: the output is (L - F + 1, M), filters last"
         return "the output is (L - F + 1, M): one value per window and filter"
     if f > 1 and _close(arr, ops.conv1d(signal, kernel[::-1])):
         return ("you flipped the kernel along time (a signal-processing convolution); "
@@ -285,7 +277,7 @@ def _conv1d(outputs: list[Any]) -> tuple[Any, str]:
     return _probe_verdict(
         _conv1d_probes(), outputs, _conv1d_expected,
         lambda s, k: f"signal {s.shape}, kernel {k.shape}",
-        _conv1d_diagnose, "the same as Conv1D")
+        _conv1d_diagnose, "match Conv1D")
 
 
 # --------------------------------------------------------------------------- 4.4
@@ -383,8 +375,7 @@ def _detector(model: Any) -> tuple[Any, str]:
     if problems:
         return (0.5 if len(problems) == 1 else 0.25), ("right input and output shapes, "
                                                        "but " + "; ".join(problems))
-    return True, (f"{len(convs)} layers, receptive field {field} steps, "
-                  f"{n_params:,} parameters, a probability per time step")
+    return True, f"field {field} steps, {n_params:,} params"
 
 
 # --------------------------------------------------------------------------- 4.5
@@ -449,7 +440,7 @@ def _clip_shape(answer: Any) -> tuple[Any, str]:
         problems.append("the channels are wrong: the filter covers all 3 colours at "
                         "once, and the output has one channel per filter")
     if not problems:
-        return True, f"correct: the clip becomes {et} x {eh} x {ew} x {ec}"
+        return True, f"correct: {et} x {eh} x {ew} x {ec}"
     return (0.5 if len(problems) == 1 else 0), "; ".join(problems)
 
 
@@ -485,13 +476,13 @@ def _grad_diagnose(grad_out, kernel, *, got: Any, expected: np.ndarray) -> str:
     if arr is None:
         return ""
     (ho, wo), (fh, fw) = grad_out.shape, kernel.shape
-    if arr.shape == (ho - fh + 1, wo - fw + 1) or arr.shape == (ho, wo):
-        return ("the gradient has one value per input pixel, (H_o + F_h - 1) x "
-                "(W_o + F_w - 1): pad dL/dy with F - 1 zeros on each side (a 'full' "
-                "convolution)")
-    if arr.shape == expected.shape[::-1]:
-        return "rows and columns are swapped"
     if arr.shape != expected.shape:
+        if arr.shape in ((ho - fh + 1, wo - fw + 1), (ho, wo)):
+            return ("the gradient has one value per input pixel, (H_o + F_h - 1) x "
+                    "(W_o + F_w - 1): pad dL/dy with F - 1 zeros on each side (a "
+                    "'full' convolution)")
+        if arr.shape == expected.shape[::-1]:
+            return "rows and columns are swapped"
         return ("the gradient has the shape of the input: (H_o + F_h - 1) x "
                 "(W_o + F_w - 1)")
     if _close(arr, _full(grad_out, kernel)):
@@ -513,12 +504,12 @@ def _input_grad(outputs: list[Any]) -> tuple[Any, str]:
     return _probe_verdict(
         _grad_probes(), outputs, _grad_expected,
         lambda g, k: f"dL/dy {g.shape}, kernel {k.shape}",
-        _grad_diagnose, "a full convolution with the flipped kernel")
+        _grad_diagnose, "match dL/dx")
 
 
 TASKS = [
-    Task("4.1", "bottleneck arithmetic", "bottleneck", _bottleneck, points=2),
-    Task("4.2", "a 1x1 convolution as a matrix product", "pointwise", _pointwise,
+    Task("4.1", "a bottleneck", "bottleneck", _bottleneck, points=2),
+    Task("4.2", "1x1 convolution", "pointwise", _pointwise,
          kind="function", probes=_pointwise_probes),
     Task("4.3", "Conv1D from scratch", "conv1d_valid", _conv1d, points=2,
          kind="function", probes=_conv1d_probes),

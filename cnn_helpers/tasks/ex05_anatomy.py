@@ -1,0 +1,619 @@
+"""Exercise 5: Anatomy of a CNN (exercises/05_anatomy.ipynb).
+
+Expected values are computed here (a float64 NumPy softmax and cross-entropy, the
+parameter counts with :mod:`cnn_helpers.ops`), never typed in. Failure messages say what
+is wrong and which typical slip the answer looks like, never the expected number.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from cnn_helpers import ops
+from cnn_helpers.grading import Failure, Task, compare_arrays, training_losses
+
+SMOKE = {"N_TRAIN": 3000, "N_TEST": 2000, "EPOCHS": 3}
+
+#: Test accuracy that task 5.6 asks for at the grader's smoke size (3,000 training
+#: images, 3 epochs). The reference model reaches about 0.93 there, and beyond 0.99 with
+#: all 60,000 images.
+ACCURACY_FLOOR = 0.85
+FULL_SIZE_GOAL = 0.99
+
+
+def _softmax(x: np.ndarray, axis: int = -1) -> np.ndarray:
+    """The numerically stable softmax of the chapter (section 5.4), in float64."""
+    x = np.asarray(x, dtype=float)
+    e = np.exp(x - x.max(axis=axis, keepdims=True))
+    return e / e.sum(axis=axis, keepdims=True)
+
+
+def _looks_like(got: Any, other: np.ndarray) -> bool:
+    """Does ``got`` (a student's output) equal ``other`` (a typical slip's output)?"""
+    if isinstance(got, Failure):
+        return False
+    try:
+        arr = np.asarray(got, dtype=float)
+    except (TypeError, ValueError):
+        return False
+    other = np.asarray(other, dtype=float)
+    if arr.shape != other.shape or not np.all(np.isfinite(other)):
+        return False
+    return bool(np.allclose(arr, other, atol=1e-6, rtol=1e-5))
+
+
+def _has_nan(got: Any) -> bool:
+    if isinstance(got, Failure):
+        return False
+    try:
+        arr = np.asarray(got, dtype=float)
+    except (TypeError, ValueError):
+        return False
+    return bool(arr.size) and not bool(np.all(np.isfinite(arr)))
+
+
+# --------------------------------------------------------------------------- 5.1
+# softmax(x): a 1-D vector of scores, or a 2-D batch with one example per row.
+
+
+def _softmax_probes() -> list[tuple[np.ndarray]]:
+    rng = np.random.default_rng(501)
+    return [(np.array([1.0, 2.0, 3.0]),),
+            (rng.normal(0.0, 2.0, size=10),),
+            (np.array([1000.0, 1001.0, 1002.0]),),             # e^1000 overflows
+            (np.array([-1000.0, -999.0, -1001.0, -1000.5]),),  # e^-1000 underflows to 0
+            (rng.normal(0.0, 3.0, size=(4, 10)),),              # a batch
+            (np.array([[1000.0, 1001.0, 1002.0],               # rows of very
+                       [1.0, 2.0, 3.0],                         # different size: one
+                       [-5.0, 0.0, 5.0]]),),                    # maximum is not enough
+            (np.array([[0.5, 0.5, 0.5, 0.5, 0.5],
+                       [3.0, -1.0, 0.0, 2.0, 1.0]]),)]
+
+
+def _softmax_hint(got: Any, x: np.ndarray, expected: np.ndarray) -> str:
+    """The typical mistake that ``got`` looks like, or ''."""
+    if isinstance(got, Failure):
+        if "overflow" in got.error.lower():
+            return "e to a large power overflows: subtract the maximum score first"
+        return ""
+    if _has_nan(got):
+        if x.ndim == 2 and np.all(np.isfinite(_softmax(x - x.max(), axis=-1))):
+            return ("nan for a batch whose rows have very different sizes: subtract "
+                    "each row's own maximum (max(axis=-1, keepdims=True)), not one "
+                    "maximum for the whole batch")
+        return ("the output contains nan or inf: np.exp of a score like 1000 is inf "
+                "(and of -1000 it is 0, so the sum is 0); subtract the maximum score "
+                "before np.exp, which does not change the result")
+    try:
+        arr = np.asarray(got, dtype=float)
+    except (TypeError, ValueError):
+        return ""
+    if arr.shape != expected.shape:
+        if arr.ndim == 0 or arr.size == 1:
+            return "return one probability per score (same shape as x), not one number"
+        if x.ndim == 2 and arr.shape == (x.shape[0],):
+            return "return the whole probability vector of each row, not one number"
+        return "the output should have the same shape as x"
+    if x.ndim == 2 and np.allclose(arr.sum(axis=0), 1.0, atol=1e-6):
+        return ("each column sums to 1: for a batch, normalize each row (one example "
+                "per row): sum with axis=-1, keepdims=True")
+    if x.ndim == 2 and np.isclose(arr.sum(), 1.0, atol=1e-6):
+        return ("the whole batch sums to 1: normalize each row on its own (sum with "
+                "axis=-1, keepdims=True)")
+    with np.errstate(all="ignore"):
+        unnormalized = [np.exp(x - x.max(axis=-1, keepdims=True)), np.exp(x)]
+        plain = x / x.sum(axis=-1, keepdims=True)
+    if any(_looks_like(arr, e) for e in unnormalized):
+        return "the values do not sum to 1: divide by the sum of the exponentials"
+    if _looks_like(arr, plain):
+        return "apply np.exp to the scores before normalizing"
+    sums = arr.sum(axis=-1)
+    if not np.allclose(sums, 1.0, atol=1e-6):
+        return "each probability vector should sum to 1"
+    if np.any(arr < 0):
+        return "probabilities cannot be negative"
+    return ""
+
+
+def _softmax_check(outputs: list[Any]) -> tuple[Any, str]:
+    probes = _softmax_probes()
+    passed = 0
+    problems: list[str] = []
+    for n, ((x,), got) in enumerate(zip(probes, outputs), start=1):
+        expected = _softmax(x)
+        kind = "batch" if x.ndim == 2 else "vector"
+        ok, message = compare_arrays(got, expected,
+                                     what=f"probe {n} ({kind} of shape {x.shape})")
+        if ok:
+            passed += 1
+            continue
+        if len(problems) < 2:
+            hint = _softmax_hint(got, x, expected)
+            line = f"{message}: {hint}" if hint else message
+            if not any(hint and hint in p for p in problems):
+                problems.append(line)
+    if passed == len(probes):
+        return True, (f"all {len(probes)} probes right, including scores like 1000 and "
+                      "batches")
+    return passed / len(probes), (f"{passed} of {len(probes)} probes right; "
+                                  + "; ".join(problems))
+
+
+# --------------------------------------------------------------------------- 5.2
+# cross_entropy(y_true, y_pred): one-hot (N, C) and probabilities (N, C) -> mean loss.
+
+
+def _cross_entropy(y_true: np.ndarray, y_pred: np.ndarray) -> float:
+    """Mean over the examples of -log(probability of the true class), in float64."""
+    p_true = np.sum(np.asarray(y_true, float) * np.asarray(y_pred, float), axis=-1)
+    return float(np.mean(-np.log(p_true)))
+
+
+def _ce_probes() -> list[tuple[np.ndarray, np.ndarray]]:
+    rng = np.random.default_rng(502)
+
+    def batch(n: int, c: int, spread: float) -> tuple[np.ndarray, np.ndarray]:
+        labels = rng.integers(0, c, size=n)
+        return np.eye(c)[labels], _softmax(rng.normal(0.0, spread, size=(n, c)))
+
+    boat = np.array([[0.0, 0.0, 1.0, 0.0], [0.0, 0.0, 1.0, 0.0]])
+    nine = np.array([[0.15 / 8] * 8 + [0.05, 0.80]])          # "80% sure it's a nine"
+    return [(np.eye(10)[[9]], nine),
+            (boat, np.array([[0.2, 0.4, 0.1, 0.3], [0.1, 0.1, 0.7, 0.1]])),
+            batch(6, 10, 1.5),
+            batch(5, 3, 1.0),
+            (np.eye(4)[[0, 2, 3]],                                     # exact zeros on
+             np.array([[0.7, 0.3, 0.0, 0.0],                           # wrong classes
+                       [0.0, 0.0, 1.0, 0.0],
+                       [0.1, 0.0, 0.2, 0.7]]))]
+
+
+def _ce_hint(got: Any, y_true: np.ndarray, y_pred: np.ndarray, expected: float) -> str:
+    if isinstance(got, Failure):
+        return ""
+    if _has_nan(got):
+        if np.any(y_pred == 0):
+            return ("nan when a wrong class gets probability exactly 0: 0 x log(0) "
+                    "is nan in NumPy, but that term should count as 0; take the log "
+                    "of the true class's probability only, e.g. np.sum(y_true * "
+                    "y_pred, axis=-1) first")
+        return "the result is nan or inf: take the log of y_pred, not of y_true"
+    try:
+        arr = np.asarray(got, dtype=float)
+    except (TypeError, ValueError):
+        return ""
+    n, c = y_true.shape
+    per_example = -np.log(np.sum(y_true * y_pred, axis=-1))
+    if arr.shape == (n,) and n > 1 and np.allclose(arr, per_example, atol=1e-6):
+        return ("that is one loss per example; return one number, the mean over the "
+                "batch")
+    if arr.size != 1:
+        return f"return one number (the mean loss), not an array of shape {arr.shape}"
+    value = float(arr.reshape(()))
+    variants = [
+        (-expected, "the sign is wrong: the cross-entropy is -sum(y' log y), a "
+                    "positive number"),
+        (n * expected, "that is the sum over the batch; average over the examples "
+                       "(as Keras does)"),
+        (expected / math.log(10), "use the natural logarithm (np.log), not log10"),
+        (expected / math.log(2), "use the natural logarithm (np.log), not log2"),
+        (expected / c, "that is the mean over all N x C entries; sum over the classes, "
+                       "then average over the examples"),
+    ]
+    for wrong, hint in variants:
+        if n == 1 and hint.startswith("that is the sum"):
+            continue
+        if math.isclose(value, wrong, rel_tol=1e-5, abs_tol=1e-9):
+            return hint
+    return ""
+
+
+def _ce_check(outputs: list[Any]) -> tuple[Any, str]:
+    probes = _ce_probes()
+    passed = 0
+    problems: list[str] = []
+    for n, ((y_true, y_pred), got) in enumerate(zip(probes, outputs), start=1):
+        expected = _cross_entropy(y_true, y_pred)
+        n_ex = y_true.shape[0]
+        what = (f"probe {n} ({n_ex} example{'s' if n_ex > 1 else ''}, "
+                f"{y_true.shape[1]} classes)")
+        if isinstance(got, Failure):
+            ok, message = False, f"{what}: your function raised {got}"
+        else:
+            try:
+                arr = np.asarray(got, dtype=float)
+            except (TypeError, ValueError):
+                arr = None
+            if arr is None or arr.size != 1:
+                ok, message = False, f"{what}: not one number"
+            elif _has_nan(arr):
+                ok, message = False, f"{what}: got {float(arr.reshape(-1)[0])}"
+            else:
+                ok = math.isclose(float(arr.reshape(-1)[0]), expected, rel_tol=1e-5,
+                                  abs_tol=1e-7)
+                message = f"{what}: wrong value"
+        if ok:
+            passed += 1
+            continue
+        if len(problems) < 2:
+            hint = _ce_hint(got, y_true, y_pred, expected)
+            line = f"{message}: {hint}" if hint else message
+            if not any(hint and hint in p for p in problems):
+                problems.append(line)
+    if passed == len(probes):
+        return True, f"all {len(probes)} probes match Keras' CategoricalCrossentropy"
+    return passed / len(probes), (f"{passed} of {len(probes)} probes right; "
+                                  + "; ".join(problems))
+
+
+# --------------------------------------------------------------------------- 5.3
+# Trainable parameters of the Keras tutorial's model (seed 000):
+# 28x28x1 -> Conv2D(32, 3x3, relu) -> MaxPooling2D(2x2) -> Conv2D(64, 3x3, relu)
+#         -> MaxPooling2D(2x2) -> Flatten -> Dense(64, relu) -> Dense(10, softmax)
+
+TUTORIAL = {"filters": (32, 64), "kernel": 3, "hidden": 64, "classes": 10, "side": 28}
+
+
+def _tutorial_params(*, shrink: bool = True, round_up: bool = False, bias: bool = True,
+                     depth: bool = True, pools: bool = True) -> dict[str, int]:
+    """Parameters per layer of the tutorial's model, with switches for typical slips."""
+    f1, f2 = TUTORIAL["filters"]
+    k, side = TUTORIAL["kernel"], TUTORIAL["side"]
+    for _ in range(2):
+        if shrink:
+            side = ops.conv_output_size(side, k)
+        if pools:
+            side = math.ceil(side / 2) if round_up else ops.conv_output_size(side, 2, 2)
+    flat = side * side * f2
+    return {"conv1": ops.conv_params(1, k, f1, use_bias=bias),
+            "conv2": ops.conv_params(f1 if depth else 1, k, f2, use_bias=bias),
+            "dense1": ops.dense_params(flat, TUTORIAL["hidden"], use_bias=bias),
+            "dense2": ops.dense_params(TUTORIAL["hidden"], TUTORIAL["classes"],
+                                       use_bias=bias)}
+
+
+def _tutorial_count(answer: Any) -> tuple[Any, str]:
+    if isinstance(answer, bool) or isinstance(answer, (list, tuple, dict, str)):
+        return False, f"`n_params` should be one number, not a {type(answer).__name__}"
+    try:
+        value = float(np.asarray(answer).reshape(()))
+    except (TypeError, ValueError):
+        return False, f"`n_params` should be a number, not a {type(answer).__name__}"
+    if not math.isfinite(value):
+        return False, "`n_params` should be a finite number"
+    right = _tutorial_params()
+    expected = sum(right.values())
+    if value == expected:
+        return True, f"correct: the tutorial's model has {value:,.0f} parameters"
+    shown = f"{value:,.0f}" if value.is_integer() else f"{value:,.6g}"
+    message = f"{shown} is too {'large' if value > expected else 'small'}"
+    slips = [
+        (sum(_tutorial_params(shrink=False).values()),
+         "a 3x3 convolution without padding shrinks each map (28 -> 26, not 28): "
+         "Flatten gets fewer values"),
+        (sum(_tutorial_params(round_up=True).values()),
+         "2x2 pooling of an odd-sized map rounds down: the last row and column are "
+         "dropped"),
+        (sum(_tutorial_params(pools=False).values()),
+         "the two pooling layers halve the maps before Flatten"),
+        (sum(_tutorial_params(bias=False).values()),
+         "every filter and every dense unit also has a bias"),
+        (sum(_tutorial_params(depth=False).values()),
+         "each filter of the second convolution spans all 32 maps of the first: "
+         "(D x 3 x 3 + 1) x 64 with D = 32"),
+        (right["dense1"] + right["dense2"],
+         "the convolutional layers have parameters too"),
+        (right["conv1"] + right["conv2"],
+         "the Dense layers have parameters too (most of them)"),
+        (expected - right["dense2"], "the output layer Dense(10) has parameters too"),
+        (expected - right["dense1"], "the hidden Dense(64) layer has parameters too"),
+    ]
+    for wrong, hint in slips:
+        if value == wrong:
+            return False, f"{message}; {hint}"
+    if value < 10_000:
+        return False, (f"{message}; that looks like the size of one layer's output; "
+                       "add up the weights and biases of all layers")
+    return False, (f"{message}; follow the size through the layers (a 3x3 convolution "
+                   "gives I - 2, 2x2 pooling halves, rounding down), then add "
+                   "(D x 3 x 3 + 1) x M per Conv2D and (inputs + 1) x units per Dense")
+
+
+# --------------------------------------------------------------------------- models
+
+#: Layers that change neither shapes nor weights, skipped when layer kinds are compared.
+PASSIVE = {"InputLayer", "Activation", "ReLU", "LeakyReLU", "ELU", "PReLU", "Softmax",
+           "Dropout", "SpatialDropout2D", "GaussianDropout", "AlphaDropout",
+           "BatchNormalization"}
+ACTIVATION_LAYERS = {"ReLU": "relu", "LeakyReLU": "leaky_relu", "ELU": "elu",
+                     "PReLU": "prelu", "Softmax": "softmax"}
+DROPOUT_LAYERS = {"Dropout", "SpatialDropout2D", "GaussianDropout", "AlphaDropout"}
+
+
+def _name(fn: Any) -> str:
+    return getattr(fn, "__name__", str(fn))
+
+
+def _activation(layers: list[Any], i: int) -> str:
+    """The activation applied after ``layers[i]``: its own, or that of the activation
+    layer that follows it (BatchNormalization and Dropout in between are skipped)."""
+    own = _name(getattr(layers[i], "activation", "linear"))
+    if own != "linear":
+        return own
+    for nxt in layers[i + 1:]:
+        kind = type(nxt).__name__
+        if kind == "Activation":
+            return _name(nxt.activation)
+        if kind in ACTIVATION_LAYERS:
+            return ACTIVATION_LAYERS[kind]
+        if kind not in ("BatchNormalization", "Dropout", "SpatialDropout2D"):
+            break
+    return "linear"
+
+
+def _shapes(model: Any) -> tuple[tuple[Any, ...], list[tuple[Any, tuple[Any, ...],
+                                                           tuple[Any, ...]]]] | str:
+    """Input shape and (layer, in shape, out shape) per layer, or a message saying
+    why not (a rebuilt model has no symbolic outputs: the shapes are followed here)."""
+    try:
+        in_shape = tuple(model.input_shape)
+        tuple(model.output_shape)
+    except (AttributeError, ValueError, TypeError):
+        return ("the model has no input shape yet: start it with "
+                "keras.Input(shape=(28, 28, 1))")
+    shape = in_shape
+    rows = []
+    for layer in model.layers:
+        if type(layer).__name__ == "InputLayer":
+            continue
+        out = tuple(layer.compute_output_shape(shape))
+        rows.append((layer, shape, out))
+        shape = out
+    return in_shape, rows
+
+
+def _hw(shape: tuple[Any, ...]) -> str:
+    return f"{shape[1]}x{shape[2]}"
+
+
+# --------------------------------------------------------------------------- 5.4
+# LeNet as in section 5.7 (ESIB slides, seed 004).
+
+LENET = {"filters": (20, 50), "kernel": 5, "pool": 2, "hidden": 500, "classes": 10}
+LENET_KINDS = ["Conv2D", "MaxPooling2D", "Conv2D", "MaxPooling2D", "Flatten", "Dense",
+               "Dense"]
+
+
+def _lenet_expected() -> tuple[list[tuple[int, ...]], int]:
+    """Output shape (without the batch axis) of each of LENET_KINDS, and the total."""
+    side, depth, total = 28, 1, 0
+    shapes: list[tuple[int, ...]] = []
+    k, p = LENET["kernel"], LENET["pool"]
+    for filters in LENET["filters"]:
+        side = ops.conv_output_size(side, k, 1, "same")
+        total += ops.conv_params(depth, k, filters)
+        depth = filters
+        shapes.append((side, side, depth))
+        side = ops.conv_output_size(side, p, p)
+        shapes.append((side, side, depth))
+    flat = side * side * depth
+    shapes.append((flat,))
+    total += ops.dense_params(flat, LENET["hidden"])
+    shapes.append((LENET["hidden"],))
+    total += ops.dense_params(LENET["hidden"], LENET["classes"])
+    shapes.append((LENET["classes"],))
+    return shapes, total
+
+
+def _lenet_check(model: Any) -> tuple[Any, str]:
+    shaped = _shapes(model)
+    if isinstance(shaped, str):
+        return False, shaped
+    in_shape, rows = shaped
+    if in_shape != (None, 28, 28, 1):
+        return False, f"the input should be (None, 28, 28, 1), it is {in_shape}"
+    layers = [layer for layer, _, _ in rows]
+    main = [(i, layer, a, b) for i, (layer, a, b) in enumerate(rows)
+            if type(layer).__name__ not in PASSIVE]
+    kinds = [type(layer).__name__ for _, layer, _, _ in main]
+    if kinds != LENET_KINDS:
+        return False, ("LeNet's layers are Conv2D, MaxPooling2D, Conv2D, "
+                       "MaxPooling2D, Flatten, Dense, Dense; yours are "
+                       + ", ".join(kinds or ["none"]))
+    out_shape = tuple(model.output_shape)
+    if out_shape != (None, 10):
+        return False, f"the output should be (None, 10), it is {out_shape}"
+    _, expected_total = _lenet_expected()
+    problems: dict[str, str] = {}
+    conv_names = iter(["conv1", "conv2"])
+    pool_names = iter(["pool1", "pool2"])
+    for i, layer, before, after in main:
+        kind = type(layer).__name__
+        if kind == "Conv2D":
+            name = next(conv_names)
+            wanted_filters = LENET["filters"][name == "conv2"]
+            k = LENET["kernel"]
+            if tuple(layer.kernel_size) != (k, k):
+                fh, fw = layer.kernel_size
+                problems.setdefault("kernel", f"{name} has {fh}x{fw} filters; "
+                                              f"LeNet's are {k}x{k}")
+            if layer.filters != wanted_filters:
+                problems.setdefault("filters", (f"{name} has {layer.filters} filters; "
+                                                f"the slides' LeNet has "
+                                                f"{wanted_filters}"))
+            if tuple(layer.strides) != (1, 1):
+                problems.setdefault("strides", f"{name} has strides {layer.strides}; "
+                                               "keep the default stride 1")
+            elif after[1:3] != before[1:3] and tuple(layer.kernel_size) == (k, k):
+                problems.setdefault("padding", (
+                    f"{name} turns {_hw(before)} maps into {_hw(after)}: with "
+                    "padding=\"same\" a 5x5 convolution keeps the size (the slides' "
+                    "LeNet stays 28 x 28 after conv1)"))
+            if _activation(layers, i) != "relu":
+                problems.setdefault("relu", (f"{name} has no ReLU: give both "
+                                             "convolutions activation=\"relu\""))
+        elif kind == "MaxPooling2D":
+            name = next(pool_names)
+            if tuple(after[1:3]) != (before[1] // 2, before[2] // 2):
+                problems.setdefault("pool", (
+                    f"{name} turns {_hw(before)} maps into {_hw(after)}; 2x2 max "
+                    "pooling with stride 2 should halve them"))
+        elif kind == "Dense" and tuple(after[1:]) == (LENET["classes"],):
+            act = _activation(layers, i)
+            if act != "softmax":
+                problems["softmax"] = (
+                    "the output layer has no softmax (a missing activation): its 10 "
+                    "outputs are scores, not probabilities that sum to 1; use "
+                    "activation=\"softmax\"")
+        elif kind == "Dense":
+            if layer.units != LENET["hidden"]:
+                problems.setdefault("units", (f"the hidden Dense layer has "
+                                              f"{layer.units} units; LeNet's has "
+                                              f"{LENET['hidden']}"))
+            if _activation(layers, i) != "relu":
+                problems.setdefault("relu_dense", "the hidden Dense layer should use "
+                                                  "activation=\"relu\"")
+    total = model.count_params()
+    if not problems and total != expected_total:
+        problems["params"] = (f"the shapes are right but the model has {total:,} "
+                              "parameters: does every layer have its biases?")
+    if problems:
+        fraction = 0.5 if len(problems) == 1 else 0.25
+        return fraction, ("right layer types and order, but "
+                          + "; ".join(problems.values()))
+    path = " -> ".join(_hw(b) for (_, layer, _, b) in main
+                       if type(layer).__name__ in ("Conv2D", "MaxPooling2D"))
+    return True, f"LeNet: 28x28 -> {path}, then 500 and 10 units; {total:,} parameters"
+
+
+# --------------------------------------------------------------------------- 5.5
+# mnist_model: Conv2D and MaxPooling2D, at least one Dropout, Dense(10, softmax).
+
+
+def _mnist_model_check(model: Any) -> tuple[Any, str]:
+    shaped = _shapes(model)
+    if isinstance(shaped, str):
+        return False, shaped
+    in_shape, rows = shaped
+    if in_shape != (None, 28, 28, 1):
+        return False, f"the input should be (None, 28, 28, 1), it is {in_shape}"
+    layers = [layer for layer, _, _ in rows]
+    kinds = [type(layer).__name__ for layer in layers]
+    if "Conv2D" not in kinds:
+        return False, "the model should use convolutional layers (Conv2D)"
+    if "MaxPooling2D" not in kinds:
+        return False, "the model should use max pooling layers (MaxPooling2D)"
+    out_shape = tuple(model.output_shape)
+    if out_shape != (None, 10):
+        hint = ""
+        if len(out_shape) == 4:
+            hint = (": a Dense layer on a volume works on every position "
+                    "separately; put Flatten() (or GlobalAveragePooling2D()) before "
+                    "the Dense layers")
+        return False, (f"the output should be (None, 10), one probability per digit; "
+                       f"it is {out_shape}{hint}")
+    problems: dict[str, str] = {}
+    weighted = [i for i, k in enumerate(kinds) if k not in PASSIVE]
+    last = weighted[-1]
+    if kinds[last] != "Dense":
+        problems["last"] = (f"the last layer with weights should be Dense(10), not "
+                            f"{kinds[last]}")
+    elif _activation(layers, last) != "softmax":
+        problems["softmax"] = ("the output layer has no softmax (a missing "
+                               "activation): use Dense(10, activation=\"softmax\") so "
+                               "that the outputs are probabilities")
+    dropouts = [i for i, k in enumerate(kinds) if k in DROPOUT_LAYERS]
+    useful = [i for i in dropouts if float(getattr(layers[i], "rate", 0.0)) > 0
+              and i < last]
+    if any(i > last for i in dropouts):
+        problems["dropout_last"] = (
+            "a Dropout layer comes after the output layer: during training it would "
+            "set some of the 10 probabilities to 0; put Dropout before the last Dense "
+            "layer")
+    elif not dropouts:
+        problems["dropout"] = ("the model has no Dropout layer: add at least one, e.g. "
+                               "layers.Dropout(0.5) before a Dense layer")
+    elif not useful:
+        problems["dropout"] = ("the Dropout rate is 0, so it drops nothing: give it a "
+                               "rate between 0 and 1, e.g. 0.5")
+    for i, kind in enumerate(kinds):
+        hidden = i != last and kind in ("Conv2D", "Dense")
+        if hidden and _activation(layers, i) == "linear":
+            what = "Conv2D" if kind == "Conv2D" else "hidden Dense"
+            problems.setdefault("relu", (
+                f"a {what} layer has no activation: without a non-linearity, stacked "
+                "layers collapse into one linear layer (section 5.2); use "
+                "activation=\"relu\""))
+    if problems:
+        fraction = 0.5 if len(problems) == 1 else 0.25
+        return fraction, "; ".join(problems.values())
+    rates = ", ".join(f"{float(layers[i].rate):g}" for i in useful)
+    return True, (f"{kinds.count('Conv2D')} Conv2D, {kinds.count('MaxPooling2D')} "
+                  f"MaxPooling2D, Dropout ({rates}), a softmax output; "
+                  f"{model.count_params():,} parameters")
+
+
+# --------------------------------------------------------------------------- 5.6
+
+
+def _accuracy_key(history: dict[str, Any]) -> str | None:
+    for key in ("val_accuracy", "val_acc", "val_categorical_accuracy",
+                "val_sparse_categorical_accuracy"):
+        if key in history:
+            return key
+    return next((k for k in history if k.startswith("val_") and "acc" in k), None)
+
+
+def _history_check(history: Any) -> tuple[Any, str]:
+    losses, problem = training_losses(
+        history, fit_call="mnist_model.fit",
+        nan_hint=('is Dense(10, activation="softmax") the last layer (nothing after it), '
+                  "are the pixels scaled to [0, 1], and is the learning rate small enough?"))
+    if losses is None:
+        return False, problem
+    first, last = losses[0], losses[-1]
+    if last >= first:
+        return False, (f"the training loss did not go down ({first:.3f} -> "
+                       f"{last:.3f}): are the pixels scaled to [0, 1], and does the "
+                       "optimizer learn (Adam or RMSprop with their default learning "
+                       "rates)?")
+    fell = f"the loss fell ({first:.3f} -> {last:.3f})"
+    key = _accuracy_key(history)
+    if key is None:
+        if "val_loss" in history:
+            return 0.5, (f"{fell}, but the history has no test accuracy: compile with "
+                         "metrics=[\"accuracy\"]")
+        return 0.5, (f"{fell}, but the history has no test accuracy: pass "
+                     "validation_data=(x_test, y_test) to fit, as the tutorial does")
+    try:
+        accuracy = float(list(history[key])[-1])
+    except (TypeError, ValueError, IndexError):
+        return 0.5, f"{fell}, but history[{key!r}] is not a list of numbers"
+    epochs = len(losses)
+    result = f"{fell}; test accuracy {accuracy:.4f} after {epochs} epochs"
+    if accuracy >= FULL_SIZE_GOAL:
+        return True, f"{result}: beyond 99%"
+    if accuracy >= ACCURACY_FLOOR:
+        return True, (f"{result} (this check asks for {ACCURACY_FLOOR}; the goal with "
+                      "all 60,000 images is beyond 0.99)")
+    return 0.5, (f"{fell}, but the test accuracy after the last epoch is "
+                 f"{accuracy:.4f}, below the {ACCURACY_FLOOR} this check asks for (at "
+                 f"its small size: {SMOKE['N_TRAIN']:,} images, {SMOKE['EPOCHS']} "
+                 "epochs); use Adam or RMSprop, a batch size of about 64, and Dropout "
+                 "rates of at most 0.5")
+
+
+TASKS = [
+    Task("5.1", "stable softmax", "softmax", _softmax_check, points=2, kind="function",
+         probes=_softmax_probes),
+    Task("5.2", "cross-entropy", "cross_entropy", _ce_check, points=2, kind="function",
+         probes=_ce_probes),
+    Task("5.3", "the tutorial model's parameters", "n_params", _tutorial_count),
+    Task("5.4", "LeNet", "lenet", _lenet_check, points=2, kind="model"),
+    Task("5.5", "a CNN with Dropout", "mnist_model", _mnist_model_check, points=2,
+         kind="model"),
+    Task("5.6", "beyond 99%", "history", _history_check, points=2),
+]

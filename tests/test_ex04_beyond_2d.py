@@ -1,0 +1,405 @@
+"""The checks of exercises/04_beyond_2d.ipynb, called directly: no kernel, no notebook.
+
+For each task the right answer passes, typical mistakes get the intended status, points
+and hint, and no failure message gives the expected answer away.
+"""
+
+from __future__ import annotations
+
+
+import numpy as np
+import pytest
+
+from cnn_helpers import grading, ops
+from cnn_helpers.grading import ERROR, FAILED, NOT_ATTEMPTED, PASSED
+
+from conftest import no_leak
+
+EX = grading.exercise("04_beyond_2d")
+
+
+def result(task_id: str, answer) -> grading.Result:
+    return EX.result(task_id, answer)
+
+
+def test_tasks_and_points():
+    assert [t.id for t in EX.tasks] == ["4.1", "4.2", "4.3", "4.4", "4.5", "4.6"]
+    assert sum(t.points for t in EX.tasks) == 10
+    assert EX.smoke == {}
+
+
+def test_blank_answers_are_not_attempted():
+    def stub(*args):
+        raise NotImplementedError("replace this line with your code")
+
+    for task in EX.tasks:
+        answer = stub if task.kind == "function" else ...
+        assert result(task.id, answer).status == NOT_ATTEMPTED, task.id
+
+
+# --------------------------------------------------------------------------- 4.1
+# 14x14x512 -> 1x1 (128) -> 3x3 (128) -> 1x1 (512), no padding
+
+LAYERS_41 = [(14, 1, 512, 128), (12, 3, 128, 128), (12, 1, 128, 512)]
+PARAMS = sum(ops.conv_params(d, f, m) for _, f, d, m in LAYERS_41)
+MACS = sum(s * s * f * f * d * m for s, f, d, m in LAYERS_41)
+
+
+def test_41_counts_pass_in_any_pair_form():
+    for answer in [(PARAMS, MACS), [PARAMS, MACS], np.array([PARAMS, MACS]),
+                   (float(PARAMS), float(MACS)), (np.int64(PARAMS), np.int64(MACS))]:
+        r = result("4.1", answer)
+        assert r.passed and r.points == 2, answer
+
+
+def test_41_counts_agree_with_keras():
+    import keras
+
+    block = keras.Sequential([keras.Input(shape=(14, 14, 512)),
+                              keras.layers.Conv2D(128, 1), keras.layers.Conv2D(128, 3),
+                              keras.layers.Conv2D(512, 1)])
+    assert block.count_params() == PARAMS
+    assert block.output_shape == (None, 12, 12, 512)
+
+
+NO_BIAS = sum(f * f * d * m for _, f, d, m in LAYERS_41)
+INPUT_SIZE_MACS = sum(14 * 14 * f * f * d * m for _, f, d, m in LAYERS_41)
+BIAS_ADDS = MACS + sum(s * s * m for s, _, _, m in LAYERS_41)
+PLAIN_PARAMS = ops.conv_params(512, 3, 512)
+
+
+@pytest.mark.parametrize("answer, points, hints", [
+    ((NO_BIAS, MACS), 1, ["parameter count: 278,528 is too small", "one bias"]),
+    ((PARAMS, INPUT_SIZE_MACS), 1, ["too large", "*output* size"]),
+    ((NO_BIAS, INPUT_SIZE_MACS), 0, ["one bias", "*output* size"]),
+    ((PARAMS, BIAS_ADDS), 1, ["bias additions are not counted"]),
+    ((PLAIN_PARAMS, MACS), 1, ["plain 3x3 layer"]),
+    ((ops.conv_params(128, 3, 128), MACS), 1, ["3x3 layer alone"]),
+    ((PARAMS * 14 * 14, MACS), 1, ["shared across positions"]),
+    ((PARAMS, 2 * MACS), 1, ["not two operations"]),
+    ((PARAMS, sum(s * s * d * m for s, _, d, m in LAYERS_41)), 1, ["3 x 3 x D"]),
+    ((MACS, PARAMS), 1, ["wrong order"]),
+    ((123456, 7654321), 0, ["too small", "(F_h x F_w x D + 1) x M",
+                            "H_o x W_o x F_h x F_w x D x M"]),
+])
+def test_41_mistakes_get_hints(answer, points, hints):
+    r = result("4.1", answer)
+    assert r.status == FAILED and r.points == points, r
+    for hint in hints:
+        assert hint in r.message, r.message
+    if answer != (MACS, PARAMS):
+        student = [v for v in answer]
+        no_leak(r.message, *[v for v in (PARAMS, MACS) if v not in student])
+
+
+@pytest.mark.parametrize("answer, message", [
+    (PARAMS, "pair of numbers"),
+    ((PARAMS,), "pair of numbers"),
+    ("lots", "pair of numbers"),
+    ((PARAMS, "many"), "should be a number"),
+    ((None, MACS), "should be a number"),
+])
+def test_41_wrong_forms(answer, message):
+    r = result("4.1", answer)
+    assert r.status == FAILED and message in r.message, r.message
+
+
+# --------------------------------------------------------------------------- 4.2
+
+
+def matmul_pointwise(x, kernel, bias):
+    h, w, d = x.shape
+    m = kernel.shape[-1]
+    return (x.reshape(h * w, d) @ kernel.reshape(d, m) + bias).reshape(h, w, m)
+
+
+def test_42_matrix_product_and_loops_pass():
+    assert result("4.2", matmul_pointwise).passed
+    assert result("4.2", lambda x, k, b: np.einsum("hwd,dm->hwm", x, k[0, 0]) + b
+                  ).passed
+    assert result("4.2", lambda x, k, b: ops.conv2d(x, k, b)).passed
+
+
+def test_42_missing_bias():
+    r = result("4.2", lambda x, k, b: matmul_pointwise(x, k, 0 * b))
+    assert r.status == FAILED and r.points == 0.25          # the zero-bias probe passes
+    assert "the bias is missing" in r.message
+    assert r.message.count("the bias is missing") == 1      # said once, not per probe
+
+
+def test_42_transposed_kernel_and_channel_scaling():
+    def transposed(x, k, b):
+        h, w, d = x.shape
+        mat = k[0, 0].T                                 # (M, D): fails unless D == M
+        return (x.reshape(h * w, d) @ mat + b).reshape(h, w, -1)
+
+    r = result("4.2", transposed)
+    assert r.status == FAILED and "transposed" in r.message, r.message
+
+    def scaling(x, k, b):
+        d, m = k.shape[2:]
+        if d == 1:
+            return x * k[0, 0] + b
+        return x[..., :m] * np.diagonal(k[0, 0])[:m] + b if d >= m else x
+
+    r = result("4.2", scaling)
+    assert r.status == FAILED and "pointwise scaling" in r.message, r.message
+    assert r.points == 0.25                                 # only the 1-channel probe
+
+
+def test_42_forgot_to_reshape_back():
+    r = result("4.2", lambda x, k, b: x.reshape(-1, x.shape[-1]) @ k[0, 0] + b)
+    assert r.status == FAILED and r.points == 0
+    assert "reshape the (H x W, M) product back" in r.message
+
+
+def test_42_crash_and_wrong_kind():
+    r = result("4.2", lambda x, k, b: x @ k[0, 0].T + b)
+    assert r.status == FAILED and "your function raised" in r.message
+    r = result("4.2", 3.0)
+    assert r.status == FAILED and "should be a function" in r.message
+
+
+# --------------------------------------------------------------------------- 4.3
+
+
+def loop_conv1d(signal, kernel, flip=False, step_short=False):
+    f = kernel.shape[0]
+    k = kernel[::-1] if flip else kernel
+    n = signal.shape[0] - f + (0 if step_short else 1)
+    out = np.zeros((n, kernel.shape[-1]))
+    for t in range(n):
+        out[t] = np.tensordot(signal[t:t + f], k, axes=2)
+    return out
+
+
+def test_43_loop_passes():
+    r = result("4.3", loop_conv1d)
+    assert r.passed and r.points == 2
+
+
+def test_43_flipped_kernel():
+    r = result("4.3", lambda s, k: loop_conv1d(s, k, flip=True))
+    assert r.status == FAILED and r.points == 0.4           # the F = 1 probe passes
+    assert "flipped the kernel along time" in r.message, r.message
+
+
+def test_43_one_step_short():
+    r = result("4.3", lambda s, k: loop_conv1d(s, k, step_short=True))
+    assert r.status == FAILED and r.points == 0
+    assert "one step short" in r.message
+
+
+def test_43_same_length_and_first_channel_only():
+    r = result("4.3", lambda s, k: ops.conv1d(s, k, padding="same"))
+    assert r.status == FAILED and "no padding here" in r.message
+    r = result("4.3", lambda s, k: ops.conv1d(s[:, :1], k[:, :1]))
+    assert r.status == FAILED and r.points == 0.4           # the D = 1 probe passes
+    assert "only the first input channel" in r.message
+
+
+def test_43_dropped_filter_axis():
+    r = result("4.3", lambda s, k: ops.conv1d(s, k)[:, 0])
+    assert r.status == FAILED and "keep the filter axis" in r.message
+
+
+# --------------------------------------------------------------------------- 4.4
+
+
+def detector(kernel=13, filters=8, n_hidden=3, padding="same", last=1,
+             last_activation="sigmoid", hidden_activation="relu", strides=1,
+             head=None):
+    import keras
+    from keras import layers
+
+    hidden = [layers.Conv1D(filters, kernel, padding=padding, strides=strides,
+                            activation=hidden_activation) for _ in range(n_hidden)]
+    if head is None:
+        head = [layers.Conv1D(last, 1, activation=last_activation)]
+    return keras.Sequential([keras.Input(shape=(128, 1)), *hidden, *head])
+
+
+def test_44_solution_passes():
+    r = result("4.4", detector())
+    assert r.passed and r.points == 2 and "field 37" in r.message
+
+
+def test_44_other_good_designs_pass():
+    import keras
+    from keras import layers
+
+    assert result("4.4", detector(head=[layers.Dense(1, activation="sigmoid")])).passed
+    assert result("4.4", detector(head=[layers.Conv1D(1, 1),
+                                        layers.Activation("sigmoid")])).passed
+    dilated = keras.Sequential([
+        keras.Input(shape=(128, 1)),
+        layers.Conv1D(8, 3, padding="same", activation="relu"),
+        layers.Conv1D(8, 3, padding="same", dilation_rate=2, activation="relu"),
+        layers.Conv1D(8, 3, padding="same", dilation_rate=4, activation="relu"),
+        layers.Conv1D(8, 3, padding="same", dilation_rate=8, activation="relu"),
+        layers.Conv1D(8, 3, padding="same", dilation_rate=2, activation="relu"),
+        layers.Conv1D(1, 1, activation="sigmoid")])
+    r = result("4.4", dilated)
+    assert r.passed, r.message                               # field 35
+
+
+@pytest.mark.parametrize("kwargs, points, hint", [
+    (dict(padding="valid"), 0, "use padding='same'"),
+    (dict(strides=2), 0, "keep strides=1"),
+    (dict(last=2), 0, "1 filter"),
+    (dict(last_activation="softmax"), 1, "always 1"),
+    (dict(last_activation="relu"), 1, "use sigmoid"),
+    (dict(kernel=11), 1, "each output step sees 31 input steps"),
+    (dict(filters=16), 1, "more than 3,000"),
+    (dict(hidden_activation=None), 1, "single linear filter"),
+    (dict(kernel=5, last_activation=None), 0.5, "use sigmoid"),
+])
+def test_44_mistakes_get_hints(kwargs, points, hint):
+    r = result("4.4", detector(**kwargs))
+    assert r.status == FAILED and r.points == points, r
+    assert hint in r.message, r.message
+
+
+def test_44_wrong_input_and_layers():
+    import keras
+    from keras import layers
+
+    wrong_input = keras.Sequential([keras.Input(shape=(128,)), layers.Reshape((128, 1)),
+                                    layers.Conv1D(1, 1, activation="sigmoid")])
+    r = result("4.4", wrong_input)
+    assert r.status == FAILED and "(None, 128, 1)" in r.message
+    per_sequence = detector(head=[layers.GlobalMaxPooling1D(),
+                                  layers.Dense(1, activation="sigmoid")])
+    r = result("4.4", per_sequence)
+    assert r.status == FAILED and "GlobalMaxPooling1D" in r.message
+    flat = detector(head=[layers.Flatten(), layers.Dense(128, activation="sigmoid")])
+    r = result("4.4", flat)
+    assert r.status == FAILED and "Flatten" in r.message
+    r = result("4.4", "a model")
+    assert r.status == FAILED and "should be a Keras model" in r.message
+
+
+# --------------------------------------------------------------------------- 4.5
+
+CLIP = (14, 30, 30, 8)
+
+
+def test_45_shape_passes_and_matches_keras():
+    import keras
+
+    layer = keras.layers.Conv3D(8, (3, 5, 5), strides=(1, 2, 2))
+    assert tuple(layer.compute_output_shape((None, 16, 64, 64, 3)))[1:] == CLIP
+    for answer in [CLIP, list(CLIP), np.array(CLIP), tuple(float(v) for v in CLIP)]:
+        assert result("4.5", answer).passed, answer
+
+
+@pytest.mark.parametrize("answer, points, hint", [
+    ((16, 30, 30, 8), 0.5, "3 frames fit fewer times"),
+    ((7, 30, 30, 8), 0.5, "stride along time is 1"),
+    ((13, 30, 30, 8), 0.5, "one position short"),
+    ((14, 60, 60, 8), 0.5, "divide by the stride"),
+    ((14, 31, 31, 8), 0.5, "round the division down"),
+    ((14, 29, 29, 8), 0.5, "+1 is missing"),
+    ((14, 32, 32, 8), 0.5, "shrinks the frame"),
+    ((14, 30, 30, 3), 0.5, "one channel per filter"),
+    ((14, 30, 30, 24), 0.5, "one channel per filter"),
+    ((14, 30, 31, 8), 0.5, "should be equal"),
+    ((16, 60, 60, 8), 0, "3 frames fit fewer times"),
+    ((14, 30, 30, 1, 8), 0, "colours are the input's channels"),
+    ((None, 14, 30, 30, 8), 0, "batch axis"),
+    ((14, 30, 30), 0, "should have 4"),
+    ("14x30x30x8", 0, "tuple of four numbers"),
+])
+def test_45_mistakes_get_hints(answer, points, hint):
+    r = result("4.5", answer)
+    assert r.status == FAILED and r.points == points, r
+    assert hint in r.message, r.message
+    assert "14 x 30" not in r.message and "(14, 30" not in r.message
+
+
+# --------------------------------------------------------------------------- 4.6
+
+
+def input_grad(grad_out, kernel, flip=(True, True), pad=True):
+    fh, fw = kernel.shape
+    k = kernel[::-1] if flip[0] else kernel
+    k = k[:, ::-1] if flip[1] else k
+    padded = np.pad(grad_out, ((fh - 1, fh - 1), (fw - 1, fw - 1))) if pad else grad_out
+    return ops.conv2d(padded, k)
+
+
+def scatter_grad(grad_out, kernel):
+    """The other way to write it: every output sends g[j, k] * kernel to its window."""
+    fh, fw = kernel.shape
+    dx = np.zeros((grad_out.shape[0] + fh - 1, grad_out.shape[1] + fw - 1))
+    for j in range(grad_out.shape[0]):
+        for k in range(grad_out.shape[1]):
+            dx[j:j + fh, k:k + fw] += grad_out[j, k] * kernel
+    return dx
+
+
+def test_46_full_convolution_and_scatter_pass():
+    for fn in (input_grad, scatter_grad):
+        r = result("4.6", fn)
+        assert r.passed and r.points == 2, r.message
+
+
+def test_46_agrees_with_autodiff():
+    import keras
+
+    from cnn_helpers.autodiff import gradients
+
+    rng = np.random.default_rng(0)
+    x, w = rng.normal(size=(6, 7)), rng.normal(size=(3, 2))
+    g = rng.normal(size=ops.conv2d(x, w).shape)
+    g_t = keras.ops.convert_to_tensor(g[None, :, :, None], "float32")
+    auto, = gradients(lambda t: keras.ops.sum(keras.ops.conv(
+        t, w[:, :, None, None].astype("float32")) * g_t), x[None, :, :, None])
+    np.testing.assert_allclose(input_grad(g, w), auto[0, :, :, 0], atol=1e-5)
+
+
+def test_46_not_flipped():
+    r = result("4.6", lambda g, k: input_grad(g, k, flip=(False, False)))
+    assert r.status == FAILED and r.points == 0.4            # the 1x1 kernel probe
+    assert "the kernel is not flipped" in r.message
+    assert "rows and columns" not in r.message               # (1, 1) probe: same hint
+
+
+def test_46_flipped_along_one_axis():
+    r = result("4.6", lambda g, k: input_grad(g, k, flip=(True, False)))
+    assert r.status == FAILED and "one axis only" in r.message, r.message
+
+
+def test_46_turned_by_90_degrees():
+    def rot(g, k):
+        return input_grad(g, np.rot90(k)[::-1, ::-1]) if k.shape[0] == k.shape[1] \
+            else input_grad(g, k)
+
+    r = result("4.6", rot)
+    assert r.status == FAILED and "turned by 90 degrees" in r.message, r.message
+
+
+def test_46_no_padding():
+    r = result("4.6", lambda g, k: input_grad(g, k, pad=False))
+    assert r.status == FAILED and r.points == 0.4
+    assert "pad dL/dy with F - 1 zeros" in r.message
+
+
+def test_46_same_size_padding():
+    def same(g, k):
+        return ops.conv2d(g, k[::-1, ::-1], padding="same")
+
+    r = result("4.6", same)
+    assert r.status == FAILED and "'full' convolution" in r.message, r.message
+
+
+def test_46_forward_pass_instead():
+    r = result("4.6", lambda g, k: ops.conv2d(g, k))
+    assert r.status == FAILED
+    assert "shape" in r.message and "pad dL/dy" in r.message
+
+
+def test_check_errors_are_reported_not_raised():
+    r = result("4.3", lambda s, k: None)
+    assert r.status == FAILED and "returned None" in r.message
+    assert r.status != ERROR and PASSED != r.status

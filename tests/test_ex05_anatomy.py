@@ -1,0 +1,401 @@
+"""The checks of exercises/05_anatomy.ipynb, without a kernel.
+
+Every task: the reference answer passes, typical student mistakes get the intended
+status, points and hint, and no failure message gives the answer away.
+"""
+
+from __future__ import annotations
+
+
+import numpy as np
+import pytest
+
+from cnn_helpers import grading, ops
+from cnn_helpers.grading import ERROR, FAILED, NOT_ATTEMPTED, PASSED
+
+from conftest import no_leak
+
+EX = grading.exercise("05_anatomy")
+
+
+def result(task_id: str, answer) -> grading.Result:
+    return EX.result(task_id, answer)
+
+
+def test_tasks_points_and_smoke_size():
+    assert [t.id for t in EX.tasks] == ["5.1", "5.2", "5.3", "5.4", "5.5", "5.6"]
+    assert sum(t.points for t in EX.tasks) == 11
+    assert [t.kind for t in EX.tasks] == ["function", "function", "value", "model",
+                                          "model", "value"]
+    assert EX.smoke == {"N_TRAIN": 3000, "N_TEST": 2000, "EPOCHS": 3}
+
+
+# --------------------------------------------------------------------------- 5.1
+
+
+def stable(x):
+    e = np.exp(x - x.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def naive(x):
+    e = np.exp(x)
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def one_max(x):                    # subtracts the batch's maximum, not each row's
+    e = np.exp(x - np.max(x))
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def columns(x):                    # normalizes along axis 0
+    e = np.exp(x - x.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=0, keepdims=True)
+
+
+def whole(x):                      # one sum for the whole batch
+    e = np.exp(x - x.max(axis=-1, keepdims=True))
+    return e / e.sum()
+
+
+def test_51_stable_softmax_passes_and_agrees_with_keras():
+    import keras
+
+    assert result("5.1", stable).passed
+    x = np.random.default_rng(0).normal(size=(3, 7))
+    reference = np.array(keras.ops.convert_to_numpy(keras.activations.softmax(x)))
+    assert result("5.1", lambda x: keras.ops.convert_to_numpy(
+        keras.activations.softmax(np.atleast_2d(x))).reshape(np.shape(x))).passed
+    np.testing.assert_allclose(stable(x), reference, atol=1e-6)
+
+
+@pytest.mark.parametrize("fn, hint, points", [
+    (naive, "subtract the maximum score", 1.14),
+    (one_max, "each row's own maximum", 1.71),
+    (columns, "each column sums to 1", 1.14),
+    (whole, "the whole batch sums to 1", 1.14),
+    (lambda x: np.exp(x - x.max(axis=-1, keepdims=True)), "divide by the sum", 0),
+    (lambda x: x / x.sum(axis=-1, keepdims=True), "apply np.exp", 0),
+    (lambda x: stable(x).max(axis=-1), "one probability per score", 0),
+])
+def test_51_mistakes_get_hints(fn, hint, points):
+    with np.errstate(all="ignore"):
+        r = result("5.1", fn)
+    assert r.status == FAILED and r.points == points, r
+    assert hint in r.message, r.message
+
+
+def test_51_not_attempted_crash_and_not_a_function():
+    def todo(x):
+        raise NotImplementedError("replace this line with your code")
+
+    assert result("5.1", todo).status == NOT_ATTEMPTED
+    assert result("5.1", ...).status == NOT_ATTEMPTED
+    crash = result("5.1", lambda x: x[5, 5, 5])
+    assert crash.status == FAILED and crash.points == 0 and "raised" in crash.message
+    assert "a function" in result("5.1", np.ones(3)).message
+
+
+# --------------------------------------------------------------------------- 5.2
+
+
+def ce(y_true, y_pred):
+    return float(np.mean(-np.log(np.sum(y_true * y_pred, axis=-1))))
+
+
+def test_52_cross_entropy_passes_and_matches_keras():
+    import keras
+
+    assert result("5.2", ce).passed
+    assert result("5.2", lambda t, p: np.float32(ce(t, p))).passed
+    assert result("5.2", lambda t, p: np.array([ce(t, p)])).passed
+    clipped = result("5.2", lambda t, p: -np.mean(
+        np.sum(t * np.log(np.clip(p, 1e-12, 1.0)), axis=-1)))
+    assert clipped.passed
+    keras_ce = keras.losses.CategoricalCrossentropy()
+    keras_loss = result("5.2", lambda t, p: float(keras_ce(t, p)))
+    assert keras_loss.passed, keras_loss.message
+    rng = np.random.default_rng(1)
+    t = np.eye(5)[rng.integers(0, 5, size=8)]
+    p = stable(rng.normal(size=(8, 5)))
+    k = float(keras.losses.CategoricalCrossentropy()(t, p))
+    assert abs(k - ce(t, p)) < 1e-5
+
+
+@pytest.mark.parametrize("fn, hint, points", [
+    (lambda t, p: float(np.mean(-np.sum(t * np.log(p), axis=-1))),
+     "0 x log(0)", 1.6),
+    (lambda t, p: float(-np.sum(t * np.log(np.clip(p, 1e-12, 1)))),
+     "sum over the batch", 0.4),
+    (lambda t, p: float(np.mean(np.sum(t * np.log(np.clip(p, 1e-12, 1)), axis=-1))),
+     "sign is wrong", 0),
+    (lambda t, p: float(np.mean(-np.sum(t * np.log10(np.clip(p, 1e-12, 1)), axis=-1))),
+     "not log10", 0),
+    (lambda t, p: float(np.mean(-np.sum(t * np.log2(np.clip(p, 1e-12, 1)), axis=-1))),
+     "not log2", 0),
+    (lambda t, p: float(-np.mean(t * np.log(np.clip(p, 1e-12, 1)))),
+     "mean over all N x C entries", 0),
+    (lambda t, p: -np.sum(t * np.log(np.clip(p, 1e-12, 1)), axis=-1),
+     "one loss per example", 0.4),
+    (lambda t, p: float(np.mean(-np.sum(p * np.log(t), axis=-1))),
+     "log of y_pred, not of y_true", 0),
+])
+def test_52_mistakes_get_hints(fn, hint, points):
+    with np.errstate(all="ignore"):
+        r = result("5.2", fn)
+    assert r.status == FAILED and r.points == points, r
+    assert hint in r.message, r.message
+
+
+def test_52_messages_do_not_show_the_expected_loss():
+    from cnn_helpers.tasks.ex05_anatomy import _ce_probes, _cross_entropy
+
+    r = result("5.2", lambda t, p: 1.0)
+    assert r.status == FAILED and r.points == 0
+    for y_true, y_pred in _ce_probes():
+        expected = _cross_entropy(y_true, y_pred)
+        for digits in (3, 4, 6):
+            assert f"{expected:.{digits}f}" not in r.message
+
+
+# --------------------------------------------------------------------------- 5.3
+
+N_PARAMS = (ops.conv_params(1, 3, 32) + ops.conv_params(32, 3, 64)
+            + ops.dense_params(5 * 5 * 64, 64) + ops.dense_params(64, 10))
+
+
+def test_53_count_passes_and_is_what_keras_counts():
+    import keras
+    from keras import layers
+
+    model = keras.Sequential([
+        keras.Input(shape=(28, 28, 1)),
+        layers.Conv2D(32, (3, 3), activation="relu"), layers.MaxPooling2D((2, 2)),
+        layers.Conv2D(64, (3, 3), activation="relu"), layers.MaxPooling2D((2, 2)),
+        layers.Flatten(), layers.Dense(64, activation="relu"),
+        layers.Dense(10, activation="softmax")])
+    assert model.count_params() == N_PARAMS
+    for answer in (N_PARAMS, float(N_PARAMS), np.int64(N_PARAMS)):
+        assert result("5.3", answer).passed, answer
+
+
+@pytest.mark.parametrize("answer, hint", [
+    (ops.conv_params(1, 3, 32) + ops.conv_params(32, 3, 64)
+     + ops.dense_params(7 * 7 * 64, 64) + ops.dense_params(64, 10), "shrinks each map"),
+    (ops.conv_params(1, 3, 32) + ops.conv_params(32, 3, 64)
+     + ops.dense_params(6 * 6 * 64, 64) + ops.dense_params(64, 10), "rounds down"),
+    (ops.conv_params(1, 3, 32) + ops.conv_params(32, 3, 64)
+     + ops.dense_params(24 * 24 * 64, 64) + ops.dense_params(64, 10),
+     "pooling layers halve"),
+    (N_PARAMS - 32 - 64 - 64 - 10, "also has a bias"),
+    (N_PARAMS - ops.conv_params(32, 3, 64) + ops.conv_params(1, 3, 64),
+     "spans all 32 maps"),
+    (ops.dense_params(1600, 64) + ops.dense_params(64, 10), "convolutional layers"),
+    (ops.conv_params(1, 3, 32) + ops.conv_params(32, 3, 64), "Dense layers"),
+    (N_PARAMS - ops.dense_params(64, 10), "Dense(10) has parameters"),
+    (1600, "size of one layer's output"),
+    (125_000, "follow the size through the layers"),
+])
+def test_53_mistakes_get_hints(answer, hint):
+    r = result("5.3", answer)
+    assert r.status == FAILED and r.points == 0
+    assert hint in r.message, r.message
+    no_leak(r.message, N_PARAMS)
+
+
+def test_53_not_a_number():
+    assert "one number" in result("5.3", [1, 2]).message
+    assert "should be one number" in result("5.3", "lots").message
+    assert "should be a number" in result("5.3", None).message
+    assert result("5.3", ...).status == NOT_ATTEMPTED
+    too_large = result("5.3", N_PARAMS + 1).message
+    assert too_large.startswith(f"{N_PARAMS + 1:,} is too large")
+
+
+# --------------------------------------------------------------------------- 5.4
+
+LENET_PARAMS = (ops.conv_params(1, 5, 20) + ops.conv_params(20, 5, 50)
+                + ops.dense_params(7 * 7 * 50, 500) + ops.dense_params(500, 10))
+
+
+def lenet(*, padding="same", pool_strides=(2, 2), out="softmax", filters=(20, 50),
+          hidden=500, act="relu", shape=(28, 28, 1), functional=False, bias=True):
+    import keras
+    from keras import layers
+
+    body = [layers.Conv2D(filters[0], (5, 5), padding=padding, activation=act,
+                          use_bias=bias),
+            layers.MaxPooling2D((2, 2), strides=pool_strides),
+            layers.Conv2D(filters[1], (5, 5), padding=padding, activation=act),
+            layers.MaxPooling2D((2, 2), strides=pool_strides),
+            layers.Flatten(), layers.Dense(hidden, activation=act),
+            layers.Dense(10, activation=out)]
+    if functional:
+        inputs = keras.Input(shape=shape)
+        h = inputs
+        for layer in body:
+            h = layer(h)
+        return keras.Model(inputs, h)
+    return keras.Sequential([keras.Input(shape=shape), *body])
+
+
+def test_54_lenet_passes_in_several_spellings():
+    import keras
+    from keras import layers
+
+    r = result("5.4", lenet())
+    assert r.passed and f"{LENET_PARAMS:,}" in r.message
+    assert result("5.4", lenet(functional=True)).passed
+    separate = keras.Sequential([
+        keras.Input(shape=(28, 28, 1)),
+        layers.Conv2D(20, 5, padding="same"), layers.ReLU(), layers.MaxPooling2D(),
+        layers.Conv2D(50, 5, padding="same"), layers.Activation("relu"),
+        layers.MaxPooling2D(), layers.Flatten(), layers.Dense(500),
+        layers.Activation("relu"), layers.Dense(10), layers.Softmax()])
+    assert result("5.4", separate).passed
+
+
+@pytest.mark.parametrize("kwargs, hint, points", [
+    ({"padding": "valid"}, "padding=\"same\"", 1),
+    ({"pool_strides": (1, 1)}, "should halve them", 1),
+    ({"out": None}, "a missing activation", 1),
+    ({"out": "relu"}, "no softmax", 1),
+    ({"filters": (6, 16)}, "conv1 has 6 filters", 1),
+    ({"hidden": 120}, "has 120 units", 1),
+    ({"bias": False}, "biases", 1),
+    ({"act": None}, "no ReLU", 0.5),
+    ({"padding": "valid", "out": None}, "no softmax", 0.5),
+    ({"shape": (32, 32, 1)}, "(None, 28, 28, 1)", 0),
+])
+def test_54_mistakes(kwargs, hint, points):
+    r = result("5.4", lenet(**kwargs))
+    assert r.status == FAILED and r.points == points, r
+    assert hint in r.message, r.message
+    no_leak(r.message, LENET_PARAMS)
+
+
+def test_54_wrong_layers_and_no_input():
+    import keras
+    from keras import layers
+
+    no_pool = keras.Sequential([
+        keras.Input(shape=(28, 28, 1)),
+        layers.Conv2D(20, 5, padding="same", activation="relu"),
+        layers.Conv2D(50, 5, padding="same", activation="relu"),
+        layers.Flatten(), layers.Dense(500, activation="relu"),
+        layers.Dense(10, activation="softmax")])
+    r = result("5.4", no_pool)
+    assert r.status == FAILED and r.points == 0
+    assert "yours are Conv2D, Conv2D" in r.message
+    unbuilt = keras.Sequential([layers.Conv2D(20, 5), layers.Flatten(),
+                                layers.Dense(10)])
+    r = result("5.4", unbuilt)
+    assert r.status == FAILED and "keras.Input" in r.message
+    assert "Keras model" in result("5.4", "lenet").message
+    assert result("5.4", ...).status == NOT_ATTEMPTED
+
+
+# --------------------------------------------------------------------------- 5.5
+
+
+def cnn(*, drop=(0.5, 0.5), where="before", out="softmax", conv_act="relu", flat=True,
+        pool=True, conv=True, shape=(28, 28, 1)):
+    import keras
+    from keras import layers
+
+    body = []
+    if conv:
+        body += [layers.Conv2D(32, (3, 3), activation=conv_act)]
+    if pool:
+        body += [layers.MaxPooling2D((2, 2))]
+    if conv:
+        body += [layers.Conv2D(64, (3, 3), activation=conv_act)]
+    if pool:
+        body += [layers.MaxPooling2D((2, 2))]
+    if flat:
+        body += [layers.Flatten()]
+    dropouts = [layers.Dropout(rate) for rate in drop]
+    if where == "before":
+        body += dropouts[:1] + [layers.Dense(128, activation="relu")] + dropouts[1:]
+        body += [layers.Dense(10, activation=out)]
+    else:
+        body += [layers.Dense(128, activation="relu"), layers.Dense(10, activation=out)]
+        body += dropouts
+    return keras.Sequential([keras.Input(shape=shape), *body])
+
+
+def test_55_models_with_dropout_pass():
+    import keras
+    from keras import layers
+
+    r = result("5.5", cnn())
+    assert r.passed and "Dropout (0.5, 0.5)" in r.message
+    assert result("5.5", cnn(drop=(0.25,))).passed
+    inputs = keras.Input(shape=(28, 28, 1))
+    h = layers.MaxPooling2D()(layers.Conv2D(16, 3, activation="relu")(inputs))
+    h = layers.Dropout(0.3)(layers.GlobalAveragePooling2D()(h))
+    functional = keras.Model(inputs, layers.Dense(10, activation="softmax")(h))
+    assert result("5.5", functional).passed
+
+
+@pytest.mark.parametrize("kwargs, hint, points", [
+    ({"drop": ()}, "no Dropout layer", 1),
+    ({"drop": (0.0,)}, "drops nothing", 1),
+    ({"drop": (0.5,), "where": "after"}, "after the output layer", 1),
+    ({"out": None}, "a missing activation", 1),
+    ({"conv_act": None}, "collapse into one linear layer", 1),
+    ({"out": None, "drop": ()}, "no Dropout layer", 0.5),
+    ({"flat": False}, "put Flatten()", 0),
+    ({"pool": False}, "MaxPooling2D", 0),
+    ({"conv": False, "pool": False}, "Conv2D", 0),
+    ({"shape": (28, 28, 3)}, "(None, 28, 28, 1)", 0),
+])
+def test_55_mistakes(kwargs, hint, points):
+    r = result("5.5", cnn(**kwargs))
+    assert r.status == FAILED and r.points == points, r
+    assert hint in r.message, r.message
+
+
+def test_55_not_a_model():
+    assert "Keras model" in result("5.5", {"layers": 3}).message
+    assert result("5.5", ...).status == NOT_ATTEMPTED
+
+
+# --------------------------------------------------------------------------- 5.6
+
+
+class History:          # what keras.Model.fit returns, as far as export is concerned
+    def __init__(self, **history):
+        self.history = history
+
+
+def test_56_history_passes():
+    r = result("5.6", History(loss=[1.5, 0.6, 0.4], accuracy=[0.5, 0.8, 0.87],
+                              val_loss=[0.6, 0.3, 0.2],
+                              val_accuracy=[0.85, 0.92, 0.93]))
+    assert r.passed and "0.9300 after 3 epochs" in r.message and "0.99" in r.message
+    full = result("5.6", {"loss": [0.3, 0.05], "val_accuracy": [0.985, 0.9917]})
+    assert full.passed and "beyond 99%" in full.message
+    assert result("5.6", {"loss": [1.0, 0.5], "val_acc": [0.8, 0.9]}).passed
+
+
+@pytest.mark.parametrize("history, hint, points", [
+    ({"loss": [1.0, 0.5]}, "validation_data=(x_test, y_test)", 1),
+    ({"loss": [1.0, 0.5], "val_loss": [1.0, 0.6]}, "metrics=[\"accuracy\"]", 1),
+    ({"loss": [2.30, 2.25], "val_accuracy": [0.2, 0.34]}, "below the 0.85", 1),
+    ({"loss": [0.5, 0.7], "val_accuracy": [0.9, 0.9]}, "did not go down", 0),
+    ({"loss": [0.5], "val_accuracy": [0.9]}, "at least 2 epochs", 0),
+    ({"loss": [2.3, float("nan")], "val_accuracy": [0.1, 0.1]}, "NaN", 0),
+    ([0.5, 0.4], "what mnist_model.fit returned", 0),
+    ({"accuracy": [0.5, 0.9]}, "what mnist_model.fit returned", 0),
+])
+def test_56_mistakes(history, hint, points):
+    r = result("5.6", history)
+    assert r.status == FAILED and r.points == points, r
+    assert hint in r.message, r.message
+
+
+def test_56_not_attempted():
+    assert result("5.6", ...).status == NOT_ATTEMPTED
+    assert all(r.status in (PASSED, FAILED, NOT_ATTEMPTED) and r.status != ERROR
+               for r in [result("5.6", "history"), result("5.6", None)])
