@@ -436,6 +436,37 @@ def number_answer(got: Any, expected: float, *, what: str) -> tuple[bool, str, f
     return False, f"{shown} is too {'large' if value > expected else 'small'}", value
 
 
+def probe_verdict(probes: Sequence[tuple[Any, ...]], outputs: Sequence[Any],
+                  expected_fn: Callable[..., np.ndarray], describe: Callable[..., str],
+                  diagnose: Callable[..., str] | None = None,
+                  done: str = "right") -> tuple[Any, str]:
+    """Verdict on a function task: compare its output on every probe with ``expected_fn``.
+
+    Partial credit is the share of probes right. For a wrong output, ``diagnose(*args,
+    got=..., expected=...)`` may name the mistake it looks like (or return ""); each hint is
+    given once, and at most two problems are reported.
+    """
+    passed, problems, hints_given = 0, [], set()
+    for n, (args, got) in enumerate(zip(probes, outputs), start=1):
+        expected = expected_fn(*args)
+        what = f"probe {n} ({describe(*args)})"
+        if got is None:
+            ok, message = False, f"{what}: your function returned None"
+        else:
+            ok, message = compare_arrays(got, expected, what=what)
+        if ok:
+            passed += 1
+            continue
+        hint = diagnose(*args, got=got, expected=expected) if diagnose else ""
+        if hint in hints_given:
+            continue                       # the same mistake, already explained
+        hints_given.add(hint)
+        problems.append(f"{message}: {hint}" if hint else message)
+    if passed == len(probes):
+        return True, f"all {len(probes)} probes {done}"
+    return passed / len(probes), f"{passed} of {len(probes)} probes right; " + "; ".join(problems[:2])
+
+
 def training_losses(history: Any, *, fit_call: str = "model.fit",
                     nan_hint: str = "lower the learning rate") -> tuple[list[float] | None, str]:
     """The per-epoch training losses in what ``fit`` returned, or ``(None, what is wrong)``.

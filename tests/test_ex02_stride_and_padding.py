@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from cnn_helpers import grading, ops
-from cnn_helpers.grading import FAILED, NOT_ATTEMPTED, PASSED
+from cnn_helpers.grading import FAILED, NOT_ATTEMPTED
 
 EX = grading.exercise("02_stride_and_padding")
 

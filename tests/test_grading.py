@@ -8,7 +8,6 @@ of deliberately broken submissions built from the solutions.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import textwrap

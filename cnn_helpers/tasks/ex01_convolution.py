@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from cnn_helpers import ops
-from cnn_helpers.grading import Failure, Task, compare_arrays, near, training_losses
+from cnn_helpers.grading import Failure, Task, near, probe_verdict, training_losses
 
 SMOKE = {"LEARN_IMAGES": 200, "LEARN_EPOCHS": 3}
 
@@ -54,28 +54,22 @@ def _single_probes() -> list[tuple[np.ndarray, np.ndarray]]:
             (rng.normal(size=(4, 9)), rng.normal(size=(4, 1)))]
 
 
+def _single_diagnose(image: np.ndarray, kernel: np.ndarray, *, got: Any,
+                     expected: np.ndarray) -> str:
+    if isinstance(got, Failure):
+        return ""
+    arr = np.asarray(got)
+    if arr.shape == expected.shape and np.allclose(arr, ops.conv2d(image, kernel[::-1, ::-1])):
+        return "you flipped the kernel; Keras layers slide it unflipped"
+    if arr.shape == tuple(s - 1 for s in expected.shape):
+        return "one position short per axis, the last window is missing"
+    return ""
+
+
 def _single(outputs: list[Any]) -> tuple[Any, str]:
-    probes = _single_probes()
-    passed = 0
-    first_problem = ""
-    for n, ((image, kernel), got) in enumerate(zip(probes, outputs), start=1):
-        expected = ops.conv2d(image, kernel)
-        ok, message = compare_arrays(got, expected, what=f"probe {n} ({image.shape} image, "
-                                                          f"{kernel.shape} kernel)")
-        if ok:
-            passed += 1
-            continue
-        if not first_problem:
-            first_problem = message
-            if not isinstance(got, Failure):
-                arr = np.asarray(got)
-                if arr.shape == expected.shape and np.allclose(arr, ops.conv2d(image, kernel[::-1, ::-1])):
-                    first_problem += ": you flipped the kernel; Keras layers slide it unflipped"
-                elif arr.shape == tuple(s - 1 for s in expected.shape):
-                    first_problem += ": one position short per axis, the last window is missing"
-    if passed == len(probes):
-        return True, f"all {len(probes)} probes match keras-style convolution"
-    return passed / len(probes), f"{passed} of {len(probes)} probes right; {first_problem}"
+    return probe_verdict(_single_probes(), outputs, ops.conv2d,
+                         lambda image, kernel: f"{image.shape} image, {kernel.shape} kernel",
+                         _single_diagnose, done="match keras-style convolution")
 
 
 # --------------------------------------------------------------------------- 1.4
@@ -88,28 +82,22 @@ def _multi_probes() -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
             (rng.normal(size=(6, 6, 1)), rng.normal(size=(3, 3, 1, 2)), np.zeros(2))]
 
 
+def _multi_diagnose(x: np.ndarray, kernel: np.ndarray, bias: np.ndarray, *, got: Any,
+                    expected: np.ndarray) -> str:
+    if isinstance(got, Failure) or np.asarray(got).shape != expected.shape:
+        return ""
+    arr = np.asarray(got)
+    if np.allclose(arr, expected - bias):
+        return "the bias is missing"
+    if np.allclose(arr, ops.conv2d(x[..., :1], kernel[:, :, :1, :], bias)):
+        return "only the first input channel was used; sum over all of them"
+    return ""
+
+
 def _multi(outputs: list[Any]) -> tuple[Any, str]:
-    probes = _multi_probes()
-    passed = 0
-    first_problem = ""
-    for n, ((x, kernel, bias), got) in enumerate(zip(probes, outputs), start=1):
-        expected = ops.conv2d(x, kernel, bias)
-        ok, message = compare_arrays(got, expected, what=f"probe {n} (input {x.shape}, kernel "
-                                                          f"{kernel.shape})")
-        if ok:
-            passed += 1
-            continue
-        if not first_problem:
-            first_problem = message
-            if not isinstance(got, Failure) and np.asarray(got).shape == expected.shape:
-                arr = np.asarray(got)
-                if np.allclose(arr, expected - bias):
-                    first_problem += ": the bias is missing"
-                elif np.allclose(arr, ops.conv2d(x[..., :1], kernel[:, :, :1, :], bias)):
-                    first_problem += ": only the first input channel was used; sum over all of them"
-    if passed == len(probes):
-        return True, f"all {len(probes)} probes match Conv2D"
-    return passed / len(probes), f"{passed} of {len(probes)} probes right; {first_problem}"
+    return probe_verdict(_multi_probes(), outputs, ops.conv2d,
+                         lambda x, kernel, bias: f"input {x.shape}, kernel {kernel.shape}",
+                         _multi_diagnose, done="match Conv2D")
 
 
 # --------------------------------------------------------------------------- 1.5

@@ -9,12 +9,12 @@ that the value matches. Expected values are computed with :mod:`cnn_helpers.ops`
 from __future__ import annotations
 
 import math
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
 from cnn_helpers import ops
-from cnn_helpers.grading import Failure, Task, compare_arrays, number_answer
+from cnn_helpers.grading import Failure, Task, number_answer, probe_verdict
 
 SMOKE: dict[str, Any] = {}      # nothing trains: the grader runs the real settings
 
@@ -33,33 +33,6 @@ def _as_array(got: Any) -> np.ndarray | None:
 def _close(arr: np.ndarray | None, other: np.ndarray) -> bool:
     return arr is not None and arr.shape == other.shape and bool(
         np.allclose(arr, other, atol=1e-6))
-
-
-def _probe_verdict(probes: list[tuple[Any, ...]], outputs: list[Any],
-                   expected_fn: Callable[..., np.ndarray],
-                   describe: Callable[..., str],
-                   diagnose: Callable[..., str], done: str) -> tuple[Any, str]:
-    """Compare every probe; partial credit per probe; one hint per kind of mistake."""
-    passed, problems, hints_given = 0, [], set()
-    for n, (args, got) in enumerate(zip(probes, outputs), start=1):
-        expected = expected_fn(*args)
-        what = f"probe {n} ({describe(*args)})"
-        if got is None:
-            ok, message = False, f"{what}: your function returned None"
-        else:
-            ok, message = compare_arrays(got, expected, what=what)
-        if ok:
-            passed += 1
-            continue
-        hint = diagnose(*args, got=got, expected=expected)
-        if hint in hints_given:
-            continue                       # the same mistake, already explained
-        hints_given.add(hint)
-        problems.append(f"{message}: {hint}" if hint else message)
-    if passed == len(probes):
-        return True, f"all {len(probes)} probes {done}"
-    return passed / len(probes), (f"{passed} of {len(probes)} probes right; "
-                                  + "; ".join(problems[:2]))
 
 
 # --------------------------------------------------------------------------- 4.1
@@ -225,7 +198,7 @@ def _pointwise_diagnose(x, kernel, bias, *, got: Any, expected: np.ndarray) -> s
 
 
 def _pointwise(outputs: list[Any]) -> tuple[Any, str]:
-    return _probe_verdict(
+    return probe_verdict(
         _pointwise_probes(), outputs, _pointwise_expected,
         lambda x, k, b: f"input {x.shape}, kernel {k.shape}",
         _pointwise_diagnose, "right: a matrix product")
@@ -274,7 +247,7 @@ def _conv1d_diagnose(signal, kernel, *, got: Any, expected: np.ndarray) -> str:
 
 
 def _conv1d(outputs: list[Any]) -> tuple[Any, str]:
-    return _probe_verdict(
+    return probe_verdict(
         _conv1d_probes(), outputs, _conv1d_expected,
         lambda s, k: f"signal {s.shape}, kernel {k.shape}",
         _conv1d_diagnose, "match Conv1D")
@@ -501,7 +474,7 @@ def _grad_diagnose(grad_out, kernel, *, got: Any, expected: np.ndarray) -> str:
 
 
 def _input_grad(outputs: list[Any]) -> tuple[Any, str]:
-    return _probe_verdict(
+    return probe_verdict(
         _grad_probes(), outputs, _grad_expected,
         lambda g, k: f"dL/dy {g.shape}, kernel {k.shape}",
         _grad_diagnose, "match dL/dx")

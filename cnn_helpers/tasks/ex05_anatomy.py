@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from cnn_helpers import ops
-from cnn_helpers.grading import Failure, Task, compare_arrays, training_losses
+from cnn_helpers.grading import Failure, Task, probe_verdict, training_losses
 
 SMOKE = {"N_TRAIN": 3000, "N_TEST": 2000, "EPOCHS": 3}
 
@@ -119,27 +119,11 @@ def _softmax_hint(got: Any, x: np.ndarray, expected: np.ndarray) -> str:
 
 
 def _softmax_check(outputs: list[Any]) -> tuple[Any, str]:
-    probes = _softmax_probes()
-    passed = 0
-    problems: list[str] = []
-    for n, ((x,), got) in enumerate(zip(probes, outputs), start=1):
-        expected = _softmax(x)
-        kind = "batch" if x.ndim == 2 else "vector"
-        ok, message = compare_arrays(got, expected,
-                                     what=f"probe {n} ({kind} of shape {x.shape})")
-        if ok:
-            passed += 1
-            continue
-        if len(problems) < 2:
-            hint = _softmax_hint(got, x, expected)
-            line = f"{message}: {hint}" if hint else message
-            if not any(hint and hint in p for p in problems):
-                problems.append(line)
-    if passed == len(probes):
-        return True, (f"all {len(probes)} probes right, including scores like 1000 and "
-                      "batches")
-    return passed / len(probes), (f"{passed} of {len(probes)} probes right; "
-                                  + "; ".join(problems))
+    return probe_verdict(
+        _softmax_probes(), outputs, _softmax,
+        lambda x: f"{'batch' if x.ndim == 2 else 'vector'} of shape {x.shape}",
+        lambda x, got, expected: _softmax_hint(got, x, expected),
+        done="right, including scores like 1000 and batches")
 
 
 # --------------------------------------------------------------------------- 5.2
