@@ -10,14 +10,15 @@ Introduced in chapter 1 (Convolution).
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from typing import Any, Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-__all__ = ["show_feature_maps", "show_images", "show_matrix"]
+__all__ = ["confusion_matrix", "plot_confusion_matrix", "plot_history", "show_feature_maps",
+           "show_images", "show_matrix"]
 
 
 def _is_signed(a: np.ndarray) -> bool:
@@ -141,4 +142,75 @@ def show_matrix(a: np.ndarray, *, ax: Axes | None = None, fmt: str = "{:g}", cma
     ax.set_yticks([])
     if title:
         ax.set_title(title, fontsize=10)
+    return ax
+
+
+def plot_history(histories: dict[str, Any] | Any, metrics: Sequence[str] = ("loss", "accuracy"), *,
+                 size: tuple[float, float] = (5.0, 3.4), title: str | None = None) -> Figure:
+    """Learning curves: one panel per metric, training (solid) and validation (dashed).
+
+    Args:
+        histories: what ``model.fit`` returned (or its ``.history`` dict), or a dict
+            ``{label: history}`` to compare several runs on the same axes.
+        metrics: the metrics to draw; ``"val_" + metric`` is drawn too when present.
+    """
+    if hasattr(histories, "history") or (isinstance(histories, dict) and "loss" in histories):
+        histories = {"": histories}
+    runs = {label: getattr(h, "history", h) for label, h in histories.items()}
+    if not runs:
+        raise ValueError("plot_history needs at least one history")
+    fig, axes = plt.subplots(1, len(metrics), figsize=(size[0] * len(metrics), size[1]), squeeze=False)
+    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for ax, metric in zip(axes[0], metrics):
+        for i, (label, h) in enumerate(runs.items()):
+            color = colors[i % len(colors)]
+            for key, style, part in ((metric, "-", "train"), (f"val_{metric}", "--", "validation")):
+                if key in h:
+                    epochs = np.arange(1, len(h[key]) + 1)
+                    name = f"{label} {part}".strip()
+                    ax.plot(epochs, h[key], style, color=color, label=name)
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(metric)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int | None = None) -> np.ndarray:
+    """Counts ``m[i, j]`` of examples of true class ``i`` predicted as class ``j``."""
+    t = np.asarray(y_true).reshape(-1).astype(int)
+    p = np.asarray(y_pred).reshape(-1).astype(int)
+    if t.shape != p.shape:
+        raise ValueError(f"y_true and y_pred must have the same length, got {t.shape} and {p.shape}")
+    n = n_classes or int(max(t.max(initial=0), p.max(initial=0))) + 1
+    m = np.zeros((n, n), dtype=int)
+    np.add.at(m, (t, p), 1)
+    return m
+
+
+def plot_confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray,
+                          class_names: Sequence[str] | None = None, *, ax: Axes | None = None,
+                          title: str | None = None) -> Axes:
+    """Draw the confusion matrix with counts; the diagonal (correct) is what to look past."""
+    m = confusion_matrix(y_true, y_pred, len(class_names) if class_names else None)
+    n = m.shape[0]
+    names = list(class_names) if class_names else [str(i) for i in range(n)]
+    if ax is None:
+        _, ax = plt.subplots(figsize=(0.55 * n + 2, 0.55 * n + 1.5))
+    off = m.astype(float)
+    np.fill_diagonal(off, np.nan)            # colour the mistakes; the diagonal stays white
+    ax.imshow(off, cmap="Reds")
+    for (i, j), v in np.ndenumerate(m):
+        ax.text(j, i, str(v), ha="center", va="center", fontsize=8,
+                color="black" if i == j or v < 0.6 * np.nanmax(off, initial=1) else "white",
+                fontweight="bold" if i == j else "normal")
+    ax.set_xticks(range(n), names, rotation=45 if max(map(len, names)) > 2 else 0, ha="right"
+                  if max(map(len, names)) > 2 else "center")
+    ax.set_yticks(range(n), names)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    ax.set_title(title or f"{int(np.trace(m)):,} of {int(m.sum()):,} correct")
     return ax

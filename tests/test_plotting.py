@@ -55,3 +55,20 @@ def test_bad_input(call, message):
     with pytest.raises(ValueError) as info:
         call()
     assert message in str(info.value)
+
+
+def test_plot_history_single_and_compared():
+    h = {"loss": [1.0, 0.5], "val_loss": [1.1, 0.7], "accuracy": [0.5, 0.8], "val_accuracy": [0.4, 0.7]}
+    fig = plotting.plot_history(h)
+    assert len(fig.axes) == 2 and len(fig.axes[0].lines) == 2
+    fig = plotting.plot_history({"a": h, "b": {"loss": [2.0, 1.0]}}, metrics=("loss",))
+    assert [line.get_label() for line in fig.axes[0].lines] == ["a train", "a validation", "b train"]
+
+
+def test_confusion_matrix_counts_and_figure():
+    m = plotting.confusion_matrix([0, 0, 1, 2, 2, 2], [0, 1, 1, 2, 0, 2], 3)
+    np.testing.assert_array_equal(m, [[1, 1, 0], [0, 1, 0], [1, 0, 2]])
+    ax = plotting.plot_confusion_matrix([0, 0, 1, 2, 2, 2], [0, 1, 1, 2, 0, 2], ["a", "b", "c"])
+    assert ax.get_title() == "4 of 6 correct" and len(ax.texts) == 9
+    with pytest.raises(ValueError, match="same length"):
+        plotting.confusion_matrix([0, 1], [0])
