@@ -281,6 +281,8 @@ def _load_probes(path: str | Path) -> list[tuple[Any, ...]]:
 def _rebuild_model(record: dict[str, Any], arrays: dict[str, np.ndarray], key: str) -> Any:
     import keras
 
+    from cnn_helpers import augment  # noqa: F401  (registers RandomShift / RandomFlip)
+
     # safe_mode refuses to deserialize Lambda layers and other arbitrary code.
     model = keras.saving.deserialize_keras_object(json.loads(record["config"]), safe_mode=True)
     model.set_weights([arrays[f"{key}.w{i}"] for i in range(record["weights"])])

@@ -115,14 +115,14 @@ def lenet(name: str = "lenet") -> keras.Model:
     ], name=name)
 
 
-def _conv_bn_relu(filters: int) -> list[keras.layers.Layer]:
+def _conv_bn_relu(filters: int, bn_momentum: float) -> list[keras.layers.Layer]:
     return [layers.Conv2D(filters, 3, padding="same", use_bias=False),
-            layers.BatchNormalization(),
+            layers.BatchNormalization(momentum=bn_momentum),
             layers.Activation("relu")]
 
 
 def mnist_best(width: int = 32, max_shift: int = 2, dropout: float = 0.2,
-               name: str = "mnist_best") -> keras.Model:
+               bn_momentum: float = 0.9, name: str = "mnist_best") -> keras.Model:
     """The book's MNIST network (chapter 7): only ideas the book teaches.
 
     Random shifts of up to ``max_shift`` pixels (augmentation, chapter 6, active only in
@@ -130,15 +130,19 @@ def mnist_best(width: int = 32, max_shift: int = 2, dropout: float = 0.2,
     (``width``, ``2 * width``, ``4 * width`` filters), 2x2 max pooling between stages;
     global average pooling (chapter 3) instead of a large dense layer; dropout; softmax.
     With ``width=32``: 141,098 parameters (about a ninth of LeNet's).
+
+    ``bn_momentum`` is 0.9 rather than Keras' 0.99: the moving averages that batch
+    normalization uses at inference then follow the weights within a few dozen steps, so
+    the network is already accurate at test time after its first epoch of a short run.
     """
     return keras.Sequential([
         keras.Input(shape=MNIST_SHAPE),
         RandomShift(max_shift, name="random_shift"),
-        *_conv_bn_relu(width), *_conv_bn_relu(width),
+        *_conv_bn_relu(width, bn_momentum), *_conv_bn_relu(width, bn_momentum),
         layers.MaxPooling2D(2),
-        *_conv_bn_relu(2 * width), *_conv_bn_relu(2 * width),
+        *_conv_bn_relu(2 * width, bn_momentum), *_conv_bn_relu(2 * width, bn_momentum),
         layers.MaxPooling2D(2),
-        *_conv_bn_relu(4 * width),
+        *_conv_bn_relu(4 * width, bn_momentum),
         layers.GlobalAveragePooling2D(),
         layers.Dropout(dropout),
         layers.Dense(10, activation="softmax"),
@@ -179,9 +183,10 @@ class Recipe:
 
 
 def _best_optimizer(steps_per_epoch: int, epochs: int, peak: float = 3e-3) -> Any:
-    """AdamW with a short linear warm-up and a cosine decay to zero (chapter 7)."""
+    """AdamW with a linear warm-up over half an epoch, then a cosine decay to zero
+    (chapter 7)."""
     total = steps_per_epoch * epochs
-    warmup = max(1, total // 10)
+    warmup = max(1, min(steps_per_epoch // 2, total // 10))
     schedule = keras.optimizers.schedules.CosineDecay(
         initial_learning_rate=peak / 10, decay_steps=total - warmup, alpha=0.0,
         warmup_target=peak, warmup_steps=warmup)

@@ -18,6 +18,8 @@ from __future__ import annotations
 import datetime as dt
 import os
 import platform
+import subprocess
+import sys
 import tempfile
 import time
 from contextlib import contextmanager
@@ -74,15 +76,30 @@ def _machine() -> str:
     return f"{cpu}, {os.cpu_count()} cores"
 
 
+def _device() -> str:
+    """The device Keras computes on here ("GPU: <name>" or "CPU: <model> (<n> cores)"), asked
+    of a fresh Python with the kernel's environment, so this process never imports the
+    backend. Only full runs record it (a few seconds); "?" if it cannot be found."""
+    code = "from cnn_helpers import runtime; print(runtime.environment().device)"
+    try:
+        proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                              timeout=120, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+    except (OSError, subprocess.TimeoutExpired):
+        return "?"
+    lines = proc.stdout.strip().splitlines()
+    return lines[-1] if proc.returncode == 0 and lines else "?"
+
+
 def _record_run(output: Path, seconds: float, parameters: dict[str, Any], mode: str) -> None:
-    """Drop papermill's per-cell timing noise and record how the notebook was last run."""
+    """Drop papermill's per-cell timing noise and record how the notebook was last run
+    (the book's status page lists it)."""
     import nbformat
 
     nb = read(output)
     for cell in nb.cells:
         cell.metadata.pop("papermill", None)
         cell.metadata.pop("execution", None)
-    nb.metadata.setdefault("cnn_book", {})["last_run"] = {
+    run = {
         "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "seconds": round(seconds, 1),
         "mode": mode,
@@ -90,6 +107,9 @@ def _record_run(output: Path, seconds: float, parameters: dict[str, Any], mode: 
         "machine": _machine(),
         "keras_backend": os.environ.get("KERAS_BACKEND", "tensorflow"),
     }
+    if mode == "full":
+        run["device"] = _device()
+    nb.metadata.setdefault("cnn_book", {})["last_run"] = run
     nbformat.write(nb, str(output))
 
 

@@ -14,6 +14,15 @@ if [ ! -x "$VENV/bin/python" ]; then
     "$PYTHON" -m venv "$VENV"
 fi
 
+# The browser tests drive Debian's Chromium (Playwright never downloads a browser here).
+if [ "$EXTRAS" != "book" ] && ! command -v chromium >/dev/null 2>&1; then
+    echo "setup: installing chromium (Debian package) for the browser tests"
+    SUDO=""
+    if [ "$(id -u)" != "0" ]; then SUDO="sudo"; fi
+    $SUDO apt-get update -qq && $SUDO apt-get install -y -qq chromium >/dev/null \
+        || echo "setup: could not install chromium; the browser tests will fail (apt-get install chromium)"
+fi
+
 stamp="$VENV/.installed-$EXTRAS-$(sha256sum pyproject.toml | cut -c1-16)"
 if [ -f "$stamp" ]; then
     echo "setup: $VENV is up to date"

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Set up .venv (if needed) and run the whole test suite, printing the time of each stage.
-#   bash scripts/test.sh               everything: unit tests, notebooks, book build
+#   bash scripts/test.sh               everything: unit tests, notebooks, book build, the built
+#                                      book in headless Chromium, notebooks on a Jupyter server
 #   bash scripts/test.sh -k datasets   any pytest arguments: one pytest run with them
 # The notebooks need data: set CNN_HELPERS_DATA to the offline copies (see README.md),
 # or have internet access for the Keras download.
@@ -31,9 +32,11 @@ run_stage() {  # name, pytest args...
     echo "stage $name: ${d} s"
 }
 
-run_stage unit -m "not notebooks and not book"
+run_stage unit -m "not notebooks and not book and not browser and not jupyter"
 run_stage notebooks -m notebooks -n 2
-run_stage book -m book
+run_stage book -m book -s          # -s: shows the measured book build time
+run_stage browser -m browser -s    # screenshots of every page: _build/screenshots/
+run_stage jupyter -m jupyter -s
 
 echo; echo "stage times: ${times[*]}; total $(( $(date +%s) - t0 )) s"
 exit $status

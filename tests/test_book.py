@@ -2,30 +2,25 @@
 
 from __future__ import annotations
 
+import json
 import re
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
-from conftest import REPO
+from conftest import REPO, build_book
 
 pytestmark = pytest.mark.book
 
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("book")
-    jb = Path(sys.executable).with_name("jupyter-book")
     t0 = time.perf_counter()
-    proc = subprocess.run([str(jb), "build", str(REPO), "--path-output", str(out),
-                           "--warningiserror", "--keep-going"], capture_output=True, text=True)
+    html = build_book(tmp_path_factory.mktemp("book"))
     seconds = time.perf_counter() - t0
-    assert proc.returncode == 0, f"book build failed:\n{proc.stdout[-5000:]}\n{proc.stderr[-3000:]}"
-    print(f"book built in {seconds:.1f} s")
-    return out / "_build" / "html"
+    assert seconds < 60, f"the book took {seconds:.0f} s to build (execution off): over 60 s"
+    return html
 
 
 def test_every_page_is_built(built):
@@ -69,3 +64,56 @@ def test_no_cdn_assets(built):
         html = page.read_text(encoding="utf-8")
         remote = re.findall(r'<(?:script|link)[^>]+(?:src|href)="((?:https?:)?//[^"]+)"', html)
         assert not remote, f"{page.name} loads {remote}"
+
+
+def _chapter_pages(built: Path) -> list[Path]:
+    toc = (REPO / "_toc.yml").read_text(encoding="utf-8")
+    return [built / f"{m}.html" for m in re.findall(r"file:\s*(chapters/\d+_\w+)", toc)]
+
+
+def test_chapter_figures_are_numbered_and_captioned(built):
+    """Every image a chapter's cells draw is a figure "Figure <chapter>.<n>" with a caption
+    (cell metadata ``mystnb.figure``), numbered 1, 2, ... within the chapter."""
+    pages = _chapter_pages(built)
+    assert pages
+    for page in pages:
+        html = page.read_text(encoding="utf-8")
+        chapter = int(re.match(r"(\d+)_", page.stem).group(1))
+        images = re.findall(r'<img[^>]+src="\.\./_images/', html)
+        figures = re.findall(r'<figure[^>]*>\s*<img[^>]+src="\.\./_images/[^>]*>\s*<figcaption>\s*'
+                             r'<p><span class="caption-number">Figure (\d+)\.(\d+) </span>'
+                             r'<span class="caption-text">(.*?)</span>(?:<a class="headerlink"|</p>)', html, re.S)
+        assert images and len(figures) == len(images), \
+            f"{page.name}: {len(images)} images, {len(figures)} numbered and captioned"
+        assert [(int(c), int(n)) for c, n, _ in figures] == \
+            [(chapter, n) for n in range(1, len(figures) + 1)], page.name
+        short = [c for _, _, c in figures if len(re.sub(r"<[^>]+>", "", c)) < 40]
+        assert not short, f"{page.name}: captions should say what the figure shows: {short}"
+
+
+def test_status_page_lists_every_notebook(built):
+    """The status page is made at build time from each notebook's metadata.cnn_book.last_run."""
+    html = (built / "status.html").read_text(encoding="utf-8")
+    toc = (REPO / "_toc.yml").read_text(encoding="utf-8")
+    pages = re.findall(r"file:\s*((?:chapters|exercises)/[\w/]+)", toc)
+    assert pages
+    for page in pages:
+        meta = json.loads((REPO / f"{page}.ipynb").read_text(encoding="utf-8"))["metadata"]
+        run = meta.get("cnn_book", {}).get("last_run")
+        row = re.search(rf'<tr[^>]*>\s*<td[^>]*><p><a[^>]+href="{re.escape(page)}.html".*?</tr>', html, re.S)
+        assert row, f"{page} is missing from the status page"
+        text = re.sub(r"<[^>]+>", "", row.group(0))
+        if not run:
+            assert "never executed" in text, text
+            continue
+        assert run["date"] in text and run["keras_backend"] in text, text
+        if run.get("mode") != "full":
+            assert f"{run['mode']} run only" in text, text
+        if "device" in run:
+            assert run["device"].split(" (")[0] in text, text
+
+
+def test_colab_cell_is_not_shown(built):
+    """The Colab set-up cell is for Colab; the website has its launch button instead."""
+    html = (built / "chapters" / "01_convolution.html").read_text(encoding="utf-8")
+    assert "google.colab" not in html and "Colab set-up" not in html

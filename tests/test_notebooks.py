@@ -151,11 +151,97 @@ def test_parameters_cell_where_it_trains(path):
         assert smoke, "a notebook that trains must declare smoke-size parameters in metadata.cnn_book.smoke"
 
 
+@pytest.mark.parametrize("path", CHAPTERS, ids=_id)
+def test_every_figure_has_a_caption(path):
+    """A cell that draws a figure carries its caption (and a name to cite it by) in its
+    metadata, ``"mystnb": {"figure": {"caption": ..., "name": "fig-..."}}``: the book
+    numbers it per chapter and prints the caption under it."""
+    nb = nbformat.read(path, as_version=4)
+    missing = [f"cell {i} (id {c.get('id')})" for i, c in enumerate(nb.cells)
+               if c.cell_type == "code"
+               and any("image/png" in o.get("data", {}) for o in c.outputs)
+               and not c.metadata.get("mystnb", {}).get("figure", {}).get("caption")]
+    assert not missing, "figures without a caption in mystnb.figure: " + ", ".join(missing)
+
+
 def test_every_chapter_and_exercise_is_in_the_table_of_contents():
     toc = (REPO / "_toc.yml").read_text(encoding="utf-8")
     pages = [f"chapters/{p.stem}" for p in CHAPTERS] + [f"exercises/solutions/{p.stem}" for p in SOLUTIONS]
     missing = [page for page in pages if page not in toc]
     assert not missing, f"pages missing from _toc.yml: {missing}"
+
+
+# --------------------------------------------------------------------------- the Colab set-up cell
+
+
+def _colab_cell():
+    """scripts/colab_cell.py, which writes every notebook's first cell from _config.yml."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("colab_cell", REPO / "scripts" / "colab_cell.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize("path", ALL, ids=_id)
+def test_first_cell_is_the_colab_setup_of_config(path):
+    colab = _colab_cell()
+    nb = nbformat.read(path, as_version=4)
+    first = nb.cells[0]
+    fix = f"run: python scripts/colab_cell.py {_id(path)}"
+    assert first.cell_type == "code" and colab.TAG in first.metadata.get("tags", []), \
+        f"the first cell is not the Colab set-up cell; {fix}"
+    assert first.source == colab.cell_source(colab.repository()), \
+        f"the Colab cell disagrees with repository: in _config.yml; {fix}"
+    assert all(first.metadata.get(k) == v for k, v in colab.expected_metadata(path).items()), fix
+    if path in WITH_OUTPUTS:
+        assert first.outputs == [], "the Colab cell must print nothing where cnn_helpers imports"
+
+
+def test_colab_cell_does_nothing_where_cnn_helpers_imports(capsys, monkeypatch):
+    colab = _colab_cell()
+    source = colab.cell_source(colab.repository())
+    calls = []
+    monkeypatch.setattr(subprocess, "run", lambda *a, **k: calls.append(a))
+    exec(compile(source, "colab-cell", "exec"), {})
+    assert capsys.readouterr() == ("", "") and not calls
+
+
+def test_colab_cell_installs_from_the_repository_only_on_colab(capsys, monkeypatch):
+    import types
+
+    import cnn_helpers
+
+    colab = _colab_cell()
+    repo = colab.repository()
+    source = compile(colab.cell_source(repo), "colab-cell", "exec")
+    monkeypatch.setitem(sys.modules, "cnn_helpers", None)     # import cnn_helpers -> ImportError
+    with pytest.raises(ImportError):                          # not Colab: left alone
+        exec(source, {})
+    calls = []
+
+    def fake_pip(cmd, **kwargs):
+        calls.append(cmd)
+        sys.modules["cnn_helpers"] = cnn_helpers              # "installed"
+
+    monkeypatch.setattr(subprocess, "run", fake_pip)
+    monkeypatch.setitem(sys.modules, "google.colab", types.ModuleType("google.colab"))
+    exec(source, {})
+    assert len(calls) == 1 and calls[0][-1] == f"cnn-helpers @ git+{repo['url']}@{repo['branch']}"
+    assert calls[0][:4] == [sys.executable, "-m", "pip", "install"]
+    assert repo["url"] in capsys.readouterr().out
+
+
+def test_colab_links_and_pip_spec_follow_config(tmp_path):
+    colab = _colab_cell()
+    config = tmp_path / "_config.yml"
+    config.write_text("repository:\n  url: https://github.com/someone/fork/\n"
+                      "  path_to_book: book\n  branch: dev\n", encoding="utf-8")
+    repo = colab.repository(config)
+    assert colab.pip_spec(repo) == "cnn-helpers @ git+https://github.com/someone/fork@dev#subdirectory=book"
+    assert colab.colab_url(repo, "chapters/01_convolution.ipynb") == \
+        "https://colab.research.google.com/github/someone/fork/blob/dev/book/chapters/01_convolution.ipynb"
 
 
 # --------------------------------------------------------------------------- execution
