@@ -469,6 +469,27 @@ def probe_verdict(probes: Sequence[tuple[Any, ...]], outputs: Sequence[Any],
     return passed / len(probes), f"{passed} of {len(probes)} probes right; " + "; ".join(problems[:2])
 
 
+def as_float_array(got: Any) -> np.ndarray | None:
+    """``got`` (one answer, or one probe's output) as a float array, or None when it is
+    not numeric or is a :class:`Failure`."""
+    if isinstance(got, Failure) or got is None:
+        return None
+    try:
+        return np.asarray(got, dtype=float)
+    except (TypeError, ValueError):
+        return None
+
+
+def val_accuracy_key(history: dict[str, Any]) -> str | None:
+    """The key of the validation-accuracy curve in a ``fit`` history, whatever the
+    metric was called (``"val_accuracy"``, older ``"val_acc"``, ...), or None."""
+    for key in ("val_accuracy", "val_acc", "val_categorical_accuracy",
+                "val_sparse_categorical_accuracy"):
+        if key in history:
+            return key
+    return next((k for k in history if k.startswith("val_") and "acc" in k), None)
+
+
 def training_losses(history: Any, *, fit_call: str = "model.fit",
                     nan_hint: str = "lower the learning rate") -> tuple[list[float] | None, str]:
     """The per-epoch training losses in what ``fit`` returned, or ``(None, what is wrong)``.

@@ -361,3 +361,21 @@ def test_instructor_checks_and_tampering(tmp_path):
     assert hidden["task"] == "H1" and hidden["status"] == PASSED
     assert "instructor checks" in out and "_secret_rule_7f3a" not in out
     assert "np.allclose" not in json.dumps(report)
+
+
+def test_as_float_array_accepts_numbers_and_refuses_the_rest():
+    np.testing.assert_array_equal(grading.as_float_array([[1, 2], [3, 4]]),
+                                  np.array([[1.0, 2.0], [3.0, 4.0]]))
+    assert grading.as_float_array(np.uint8(7)).dtype == float
+    assert grading.as_float_array(None) is None
+    assert grading.as_float_array("seven") is None
+    assert grading.as_float_array(grading.Failure("ValueError: no")) is None
+
+
+def test_val_accuracy_key_finds_the_validation_accuracy_curve():
+    assert grading.val_accuracy_key({"loss": [1], "val_accuracy": [0.5]}) == "val_accuracy"
+    assert grading.val_accuracy_key({"val_acc": [0.5]}) == "val_acc"
+    assert grading.val_accuracy_key(
+        {"val_sparse_categorical_accuracy": [0.5]}) == "val_sparse_categorical_accuracy"
+    assert grading.val_accuracy_key({"val_top_acc": [0.5]}) == "val_top_acc"
+    assert grading.val_accuracy_key({"loss": [1], "val_loss": [1], "accuracy": [0.5]}) is None

@@ -14,20 +14,14 @@ from typing import Any
 import numpy as np
 
 from cnn_helpers import ops
-from cnn_helpers.grading import Failure, Task, number_answer, probe_verdict
+from cnn_helpers.grading import (
+    Task,
+    as_float_array,
+    number_answer,
+    probe_verdict,
+)
 
 SMOKE: dict[str, Any] = {}      # nothing trains: the grader runs the real settings
-
-
-def _as_array(got: Any) -> np.ndarray | None:
-    """``got`` as a float array, or None when it is not numeric (or a Failure)."""
-    if isinstance(got, Failure) or got is None:
-        return None
-    try:
-        arr = np.asarray(got, dtype=float)
-    except (TypeError, ValueError):
-        return None
-    return arr
 
 
 def _close(arr: np.ndarray | None, other: np.ndarray) -> bool:
@@ -173,7 +167,7 @@ def _pointwise_expected(x: np.ndarray, kernel: np.ndarray,
 
 
 def _pointwise_diagnose(x, kernel, bias, *, got: Any, expected: np.ndarray) -> str:
-    arr = _as_array(got)
+    arr = as_float_array(got)
     if arr is None:
         return ""
     h, w, d = x.shape
@@ -222,7 +216,7 @@ def _conv1d_expected(signal: np.ndarray, kernel: np.ndarray) -> np.ndarray:
 
 
 def _conv1d_diagnose(signal, kernel, *, got: Any, expected: np.ndarray) -> str:
-    arr = _as_array(got)
+    arr = as_float_array(got)
     if arr is None:
         return ""
     length, d = signal.shape
@@ -445,7 +439,7 @@ def _full(grad_out: np.ndarray, kernel: np.ndarray) -> np.ndarray:
 
 
 def _grad_diagnose(grad_out, kernel, *, got: Any, expected: np.ndarray) -> str:
-    arr = _as_array(got)
+    arr = as_float_array(got)
     if arr is None:
         return ""
     (ho, wo), (fh, fw) = grad_out.shape, kernel.shape

@@ -13,7 +13,13 @@ from typing import Any
 import numpy as np
 
 from cnn_helpers import ops
-from cnn_helpers.grading import Failure, Task, probe_verdict, training_losses
+from cnn_helpers.grading import (
+    Failure,
+    Task,
+    probe_verdict,
+    training_losses,
+    val_accuracy_key,
+)
 
 SMOKE = {"N_TRAIN": 3000, "N_TEST": 2000, "EPOCHS": 3}
 
@@ -543,14 +549,6 @@ def _mnist_model_check(model: Any) -> tuple[Any, str]:
 # --------------------------------------------------------------------------- 5.6
 
 
-def _accuracy_key(history: dict[str, Any]) -> str | None:
-    for key in ("val_accuracy", "val_acc", "val_categorical_accuracy",
-                "val_sparse_categorical_accuracy"):
-        if key in history:
-            return key
-    return next((k for k in history if k.startswith("val_") and "acc" in k), None)
-
-
 def _history_check(history: Any) -> tuple[Any, str]:
     losses, problem = training_losses(
         history, fit_call="mnist_model.fit",
@@ -565,7 +563,7 @@ def _history_check(history: Any) -> tuple[Any, str]:
                        "optimizer learn (Adam or RMSprop with their default learning "
                        "rates)?")
     fell = f"the loss fell ({first:.3f} -> {last:.3f})"
-    key = _accuracy_key(history)
+    key = val_accuracy_key(history)
     if key is None:
         if "val_loss" in history:
             return 0.5, (f"{fell}, but the history has no test accuracy: compile with "

@@ -14,7 +14,14 @@ from typing import Any
 
 import numpy as np
 
-from cnn_helpers.grading import Failure, Task, probe_verdict, training_losses
+from cnn_helpers.grading import (
+    Failure,
+    Task,
+    as_float_array,
+    probe_verdict,
+    training_losses,
+    val_accuracy_key,
+)
 
 SMOKE = {"N_TRAIN": 2000, "N_VAL": 500, "EPOCHS": 3, "BATCH_SIZE": 32}
 
@@ -28,20 +35,9 @@ ACCURACY_FLOOR = 0.15
 MAX_PARAMS = 1_000_000
 
 
-def _as_array(got: Any) -> np.ndarray | None:
-    """``got`` as a float array, or None when it is not numeric (or a Failure)."""
-    if isinstance(got, Failure) or got is None:
-        return None
-    try:
-        arr = np.asarray(got, dtype=float)
-    except (TypeError, ValueError):
-        return None
-    return arr
-
-
 def _same(got: Any, other: np.ndarray, *, rtol: float = 1e-5,
           atol: float = 1e-6) -> bool:
-    arr = _as_array(got)
+    arr = as_float_array(got)
     other = np.asarray(other, dtype=float)
     return (arr is not None and arr.shape == other.shape
             and bool(np.all(np.isfinite(other)))
@@ -352,7 +348,7 @@ def _bn_check(outputs: list[Any]) -> tuple[Any, str]:
             continue
         wrong = []
         for name, part, exp in zip(names, got, expected):
-            arr = _as_array(part)
+            arr = as_float_array(part)
             if arr is None:
                 wrong.append(f"{name} is not a numeric array")
             elif arr.shape != exp.shape:
@@ -527,14 +523,6 @@ def _reg_model_check(model: Any) -> tuple[Any, str]:
 # --------------------------------------------------------------------------- 6.6
 
 
-def _val_accuracy_key(history: dict[str, Any]) -> str | None:
-    for key in ("val_accuracy", "val_acc", "val_sparse_categorical_accuracy",
-                "val_categorical_accuracy"):
-        if key in history:
-            return key
-    return next((k for k in history if k.startswith("val_") and "acc" in k), None)
-
-
 def _history_check(history: Any) -> tuple[Any, str]:
     losses, problem = training_losses(
         history, fit_call="reg_model.fit",
@@ -548,7 +536,7 @@ def _history_check(history: Any) -> tuple[Any, str]:
                        "compiled with Adam and the loss "
                        "\"sparse_categorical_crossentropy\"?")
     fell = f"the loss fell ({first:.3f} -> {last:.3f})"
-    key = _val_accuracy_key(history)
+    key = val_accuracy_key(history)
     if key is None:
         if "val_loss" in history:
             return 0.5, (f"{fell}, but the history has no validation accuracy: compile "

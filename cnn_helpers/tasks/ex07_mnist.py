@@ -17,9 +17,11 @@ from cnn_helpers import ops
 from cnn_helpers.grading import (
     Failure,
     Task,
+    as_float_array,
     compare_arrays,
     number_answer,
     training_losses,
+    val_accuracy_key,
 )
 
 SMOKE = {"N_TRAIN": 3000, "N_TEST": 1000, "EPOCHS": 3}
@@ -32,17 +34,6 @@ ACCURACY_FLOOR = 0.85
 FULL_SIZE_GOAL = 0.98
 
 CLASSES = 10
-
-
-def _as_float_array(got: Any) -> np.ndarray | None:
-    """``got`` as a float array, or None when it is not numeric (or a Failure)."""
-    if isinstance(got, Failure) or got is None:
-        return None
-    try:
-        arr = np.asarray(got, dtype=float)
-    except (TypeError, ValueError):
-        return None
-    return arr
 
 
 def _same(arr: np.ndarray | None, other: np.ndarray, atol: float = 1e-6) -> bool:
@@ -205,7 +196,7 @@ def _prepare_check(outputs: list[Any]) -> tuple[Any, str]:
             continue
         expected_x, expected_y = _prepare_expected(images, labels)
         x, y = pair
-        xa, ya = _as_float_array(x), _as_float_array(y)
+        xa, ya = as_float_array(x), as_float_array(y)
         if xa is None:
             images_ok = dtype_ok = False
             note("x type", f"{what}: x should be a numeric array, not a "
@@ -456,7 +447,7 @@ def _smooth_probes() -> list[tuple[np.ndarray, np.ndarray, float]]:
 
 def _smooth_hint(got: Any, y_true: np.ndarray, y_pred: np.ndarray, eps: float,
                  expected: float) -> str:
-    arr = _as_float_array(got)
+    arr = as_float_array(got)
     if arr is None:
         return ""
     n, k = y_true.shape
@@ -519,7 +510,7 @@ def _smooth_check(outputs: list[Any]) -> tuple[Any, str]:
         if isinstance(got, Failure):
             problems.append(f"{what}: your function raised {got}")
             continue
-        arr = _as_float_array(got)
+        arr = as_float_array(got)
         value = float(arr.reshape(-1)[0]) if arr is not None and arr.size == 1 else None
         if (value is not None and math.isfinite(value)
                 and math.isclose(value, expected, rel_tol=1e-5, abs_tol=1e-7)):
@@ -543,13 +534,6 @@ def _smooth_check(outputs: list[Any]) -> tuple[Any, str]:
 # --------------------------------------------------------------------------- 7.5
 
 
-def _val_accuracy_key(history: dict[str, Any]) -> str | None:
-    for key in ("val_accuracy", "val_acc", "val_categorical_accuracy"):
-        if key in history:
-            return key
-    return next((k for k in history if k.startswith("val_") and "acc" in k), None)
-
-
 def _fixed_run_check(history: Any) -> tuple[Any, str]:
     losses, problem = training_losses(
         history, fit_call="notes_model.fit",
@@ -563,7 +547,7 @@ def _fixed_run_check(history: Any) -> tuple[Any, str]:
                        "\"categorical_crossentropy\" and trained on the one-hot "
                        "labels?")
     fell = f"the loss fell ({first:.3f} -> {last:.3f})"
-    key = _val_accuracy_key(history)
+    key = val_accuracy_key(history)
     if key is None:
         if "val_loss" in history:
             return 0.5, (f"{fell}, but the history has no validation accuracy: compile "
@@ -656,7 +640,7 @@ def _confusion_check(outputs: list[Any]) -> tuple[Any, str]:
                  f"{type(got).__name__}")
             continue
         want_m, want_acc = _confusion(y_true, y_pred)
-        m, acc = _as_float_array(pair[0]), _as_float_array(pair[1])
+        m, acc = as_float_array(pair[0]), as_float_array(pair[1])
         if not _same(m, want_m):
             matrix_ok = False
             if m is None:
