@@ -22,6 +22,7 @@ from cnn_helpers.grading import (
     training_losses,
     val_accuracy_key,
 )
+from cnn_helpers.tasks.ex05_anatomy import _activation  # the activation after layer i
 
 SMOKE = {"N_TRAIN": 2000, "N_VAL": 500, "EPOCHS": 3, "BATCH_SIZE": 32}
 
@@ -390,31 +391,6 @@ AUGMENTATION = {"RandomShift", "RandomFlip", "RandomTranslation", "RandomRotatio
                 "RandomZoom", "RandomCrop", "RandomContrast", "RandomBrightness",
                 "RandomShear"}
 DROPOUT_LAYERS = {"Dropout", "SpatialDropout2D", "GaussianDropout", "AlphaDropout"}
-ACTIVATION_LAYERS = {"ReLU": "relu", "LeakyReLU": "leaky_relu", "ELU": "elu",
-                     "PReLU": "prelu", "Softmax": "softmax"}
-#: Layers that may sit between a weighted layer and its activation layer.
-BETWEEN = {"BatchNormalization", "Dropout", "SpatialDropout2D"}
-
-
-def _name(fn: Any) -> str:
-    return getattr(fn, "__name__", str(fn))
-
-
-def _activation(layers: list[Any], i: int) -> str:
-    """The activation applied after ``layers[i]``: its own, or that of the activation
-    layer that follows it (BatchNormalization and Dropout in between are skipped)."""
-    own = _name(getattr(layers[i], "activation", "linear"))
-    if own != "linear":
-        return own
-    for nxt in layers[i + 1:]:
-        kind = type(nxt).__name__
-        if kind == "Activation":
-            return _name(nxt.activation)
-        if kind in ACTIVATION_LAYERS:
-            return ACTIVATION_LAYERS[kind]
-        if kind not in BETWEEN:
-            break
-    return "linear"
 
 
 def _layers_and_shapes(model: Any) -> tuple[tuple[Any, ...], list[Any]] | str:
