@@ -34,3 +34,28 @@ def test_time_to_accuracy_smoke_run(tmp_path):
                                          tutorial["test_accuracy_per_epoch"]) if a >= 0.5)
     assert tutorial["time_to_accuracy_s"]["0.500"] == first_above
     assert report["book_vs_lenet_at_0.992"] is None              # LeNet was not run
+
+
+def test_time_to_accuracy_cifar10_smoke_run(tmp_path):
+    cmd = [sys.executable, str(REPO / "benchmarks" / "time_to_accuracy.py"), "--dataset", "cifar10",
+           "--recipes", "lecture_notes", "book", "--n-train", "300", "--n-test", "100",
+           "--max-epochs", "1", "--thresholds", "0.0", "0.999", "--output-dir", str(tmp_path)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert "JPEG" in proc.stdout or "Keras download" in proc.stdout or "CIFAR-10" in proc.stdout
+    [path] = tmp_path.glob("cifar10_*_smoke.json")
+    report = json.loads(path.read_text())
+    assert report["benchmark"] == "CIFAR-10 time to test accuracy" and report["data"]
+    for name in ("lecture_notes", "book"):
+        r = report["results"][name]
+        assert r["epochs"] == 1 and r["time_to_accuracy_s"]["0.999"] is None
+        assert r["time_to_accuracy_s"]["0.000"] == r["training_seconds"] > 0
+    assert report["results"]["book"]["test_time_flip"]
+    assert report["book_vs_lecture_notes_at_0.780"]["ratio"] is None   # 0.78 was not a threshold
+
+
+def test_unknown_recipe_is_refused(tmp_path):
+    cmd = [sys.executable, str(REPO / "benchmarks" / "time_to_accuracy.py"), "--dataset", "cifar10",
+           "--recipes", "lenet", "--output-dir", str(tmp_path)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 2 and "unknown cifar10 recipe(s) ['lenet']" in proc.stderr
