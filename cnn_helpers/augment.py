@@ -19,9 +19,8 @@ benchmarks use these layers.
 
 from __future__ import annotations
 
-from typing import Any
-
 import math
+from typing import Any
 
 import keras
 from keras import ops

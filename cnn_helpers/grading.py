@@ -43,6 +43,9 @@ __all__ = [
     "Failure",
     "Result",
     "Task",
+    "activation_after",
+    "output_layer_problems",
+    "as_float_array",
     "exercise",
     "export_answers",
     "load_exported",
@@ -478,6 +481,48 @@ def as_float_array(got: Any) -> np.ndarray | None:
         return np.asarray(got, dtype=float)
     except (TypeError, ValueError):
         return None
+
+
+#: Keras layers that only apply an activation, and the activation each applies.
+ACTIVATION_LAYERS = {"ReLU": "relu", "LeakyReLU": "leaky_relu", "ELU": "elu",
+                     "PReLU": "prelu", "Softmax": "softmax"}
+
+
+def _function_name(fn: Any) -> str:
+    return getattr(fn, "__name__", str(fn))
+
+
+def activation_after(layers: list[Any], i: int) -> str:
+    """The activation applied after ``layers[i]`` (a name such as ``"relu"``): the
+    layer's own, or that of the activation layer that follows it (BatchNormalization
+    and Dropout in between are skipped); ``"linear"`` when there is none."""
+    own = _function_name(getattr(layers[i], "activation", "linear"))
+    if own != "linear":
+        return own
+    for nxt in layers[i + 1:]:
+        kind = type(nxt).__name__
+        if kind == "Activation":
+            return _function_name(nxt.activation)
+        if kind in ACTIVATION_LAYERS:
+            return ACTIVATION_LAYERS[kind]
+        if kind not in ("BatchNormalization", "Dropout", "SpatialDropout2D"):
+            break
+    return "linear"
+
+
+def output_layer_problems(layers: list[Any], kinds: list[str]) -> tuple[int, dict[str, str]]:
+    """Index of a classifier's last layer with weights, and what is wrong with it as the
+    10-class output (``{}`` when it is a Dense layer followed by softmax)."""
+    weighted = [i for i, k in enumerate(kinds) if k in ("Conv2D", "Dense")]
+    last = weighted[-1] if weighted else len(kinds) - 1
+    if kinds[last] != "Dense":
+        return last, {"last": f"the last layer with weights should be Dense(10), not "
+                              f"{kinds[last]}"}
+    if activation_after(layers, last) != "softmax":
+        return last, {"softmax": "the output has no softmax: use Dense(10, "
+                                 "activation=\"softmax\") so that the outputs are "
+                                 "probabilities (the loss expects them)"}
+    return last, {}
 
 
 def val_accuracy_key(history: dict[str, Any]) -> str | None:

@@ -379,3 +379,16 @@ def test_val_accuracy_key_finds_the_validation_accuracy_curve():
         {"val_sparse_categorical_accuracy": [0.5]}) == "val_sparse_categorical_accuracy"
     assert grading.val_accuracy_key({"val_top_acc": [0.5]}) == "val_top_acc"
     assert grading.val_accuracy_key({"loss": [1], "val_loss": [1], "accuracy": [0.5]}) is None
+
+
+def test_activation_after_reads_the_layer_or_the_activation_layer_after_it():
+    import keras
+
+    from cnn_helpers.grading import activation_after
+
+    layers = [keras.layers.Conv2D(4, 3, activation="relu"), keras.layers.Conv2D(4, 3),
+              keras.layers.BatchNormalization(), keras.layers.Activation("elu"),
+              keras.layers.Dense(3), keras.layers.Dropout(0.5), keras.layers.Softmax(),
+              keras.layers.Dense(2), keras.layers.Flatten(), keras.layers.ReLU()]
+    assert [activation_after(layers, i) for i in (0, 1, 4, 7)] == ["relu", "elu", "softmax",
+                                                                     "linear"]

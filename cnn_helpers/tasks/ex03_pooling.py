@@ -13,7 +13,14 @@ from typing import Any
 import numpy as np
 
 from cnn_helpers import ops
-from cnn_helpers.grading import Failure, Task, compare_arrays, number_answer, training_losses
+from cnn_helpers.grading import (
+    Failure,
+    Task,
+    activation_after,
+    compare_arrays,
+    number_answer,
+    training_losses,
+)
 
 SMOKE = {"N_TRAIN": 1000, "N_TEST": 500, "EPOCHS": 3}
 
@@ -324,19 +331,6 @@ PATTERN_35 = ["Conv2D", "MaxPooling2D", "Conv2D", "MaxPooling2D",
               "GlobalAveragePooling2D", "Dense"]
 
 
-def _activation(layers: list[Any], i: int) -> str:
-    """The activation after ``layers[i]``: its own, or a separate activation layer's."""
-    act = getattr(layers[i], "activation", None)
-    name = getattr(act, "__name__", str(act))
-    if name == "linear" and i + 1 < len(layers):
-        nxt = layers[i + 1]
-        if type(nxt).__name__ == "ReLU":
-            return "relu"
-        if type(nxt).__name__ == "Activation":
-            return getattr(nxt.activation, "__name__", str(nxt.activation))
-    return name
-
-
 def _layer_problems(model: Any,
                     in_shape: tuple[Any, ...]) -> tuple[dict[str, str], list[int]]:
     """Follow the shapes layer by layer (a rebuilt model has no symbolic outputs)."""
@@ -365,10 +359,10 @@ def _layer_problems(model: Any,
                 problems.setdefault("filters", (
                     f"a Conv2D layer has {layer.filters} filters; use between 8 and 64 "
                     "(a small model trains fast)"))
-            if _activation(layers, i) != "relu":
+            if activation_after(layers, i) != "relu":
                 problems.setdefault("relu", "both convolutions should use "
                                             "activation=\"relu\"")
-        elif kind == "Dense" and _activation(layers, i) != "softmax":
+        elif kind == "Dense" and activation_after(layers, i) != "softmax":
             problems["softmax"] = ("the Dense layer should use activation=\"softmax\" "
                                    "so that the 10 outputs are probabilities")
     return problems, sizes

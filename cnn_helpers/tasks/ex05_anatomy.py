@@ -16,6 +16,7 @@ from cnn_helpers import ops
 from cnn_helpers.grading import (
     Failure,
     Task,
+    activation_after,
     probe_verdict,
     training_losses,
     val_accuracy_key,
@@ -318,31 +319,7 @@ def _tutorial_count(answer: Any) -> tuple[Any, str]:
 PASSIVE = {"InputLayer", "Activation", "ReLU", "LeakyReLU", "ELU", "PReLU", "Softmax",
            "Dropout", "SpatialDropout2D", "GaussianDropout", "AlphaDropout",
            "BatchNormalization"}
-ACTIVATION_LAYERS = {"ReLU": "relu", "LeakyReLU": "leaky_relu", "ELU": "elu",
-                     "PReLU": "prelu", "Softmax": "softmax"}
 DROPOUT_LAYERS = {"Dropout", "SpatialDropout2D", "GaussianDropout", "AlphaDropout"}
-
-
-def _name(fn: Any) -> str:
-    return getattr(fn, "__name__", str(fn))
-
-
-def _activation(layers: list[Any], i: int) -> str:
-    """The activation applied after ``layers[i]``: its own, or that of the activation
-    layer that follows it (BatchNormalization and Dropout in between are skipped)."""
-    own = _name(getattr(layers[i], "activation", "linear"))
-    if own != "linear":
-        return own
-    for nxt in layers[i + 1:]:
-        kind = type(nxt).__name__
-        if kind == "Activation":
-            return _name(nxt.activation)
-        if kind in ACTIVATION_LAYERS:
-            return ACTIVATION_LAYERS[kind]
-        if kind not in ("BatchNormalization", "Dropout", "SpatialDropout2D"):
-            break
-    return "linear"
-
 
 def _shapes(model: Any) -> tuple[tuple[Any, ...], list[tuple[Any, tuple[Any, ...],
                                                            tuple[Any, ...]]]] | str:
@@ -442,7 +419,7 @@ def _lenet_check(model: Any) -> tuple[Any, str]:
                     f"{name} turns {_hw(before)} maps into {_hw(after)}: with "
                     "padding=\"same\" a 5x5 convolution keeps the size (the slides' "
                     "LeNet stays 28 x 28 after conv1)"))
-            if _activation(layers, i) != "relu":
+            if activation_after(layers, i) != "relu":
                 problems.setdefault("relu", (f"{name} has no ReLU: give both "
                                              "convolutions activation=\"relu\""))
         elif kind == "MaxPooling2D":
@@ -452,7 +429,7 @@ def _lenet_check(model: Any) -> tuple[Any, str]:
                     f"{name} turns {_hw(before)} maps into {_hw(after)}; 2x2 max "
                     "pooling with stride 2 should halve them"))
         elif kind == "Dense" and tuple(after[1:]) == (LENET["classes"],):
-            act = _activation(layers, i)
+            act = activation_after(layers, i)
             if act != "softmax":
                 problems["softmax"] = (
                     "the output layer has no softmax (a missing activation): its 10 "
@@ -463,7 +440,7 @@ def _lenet_check(model: Any) -> tuple[Any, str]:
                 problems.setdefault("units", (f"the hidden Dense layer has "
                                               f"{layer.units} units; LeNet's has "
                                               f"{LENET['hidden']}"))
-            if _activation(layers, i) != "relu":
+            if activation_after(layers, i) != "relu":
                 problems.setdefault("relu_dense", "the hidden Dense layer should use "
                                                   "activation=\"relu\"")
     total = model.count_params()
@@ -511,7 +488,7 @@ def _mnist_model_check(model: Any) -> tuple[Any, str]:
     if kinds[last] != "Dense":
         problems["last"] = (f"the last layer with weights should be Dense(10), not "
                             f"{kinds[last]}")
-    elif _activation(layers, last) != "softmax":
+    elif activation_after(layers, last) != "softmax":
         problems["softmax"] = ("the output layer has no softmax (a missing "
                                "activation): use Dense(10, activation=\"softmax\") so "
                                "that the outputs are probabilities")
@@ -531,7 +508,7 @@ def _mnist_model_check(model: Any) -> tuple[Any, str]:
                                "rate between 0 and 1, e.g. 0.5")
     for i, kind in enumerate(kinds):
         hidden = i != last and kind in ("Conv2D", "Dense")
-        if hidden and _activation(layers, i) == "linear":
+        if hidden and activation_after(layers, i) == "linear":
             what = "Conv2D" if kind == "Conv2D" else "hidden Dense"
             problems.setdefault("relu", (
                 f"a {what} layer has no activation: without a non-linearity, stacked "

@@ -17,12 +17,13 @@ import numpy as np
 from cnn_helpers.grading import (
     Failure,
     Task,
+    activation_after,
     as_float_array,
+    output_layer_problems,
     probe_verdict,
     training_losses,
     val_accuracy_key,
 )
-from cnn_helpers.tasks.ex05_anatomy import _activation  # the activation after layer i
 
 SMOKE = {"N_TRAIN": 2000, "N_VAL": 500, "EPOCHS": 3, "BATCH_SIZE": 32}
 
@@ -451,15 +452,8 @@ def _reg_model_check(model: Any) -> tuple[Any, str]:
     if "BatchNormalization" not in kinds:
         problems["bn"] = ("the model has no BatchNormalization layer: put one between "
                           "a Conv2D and its activation")
-    weighted = [i for i, k in enumerate(kinds) if k in ("Conv2D", "Dense")]
-    last = weighted[-1] if weighted else len(kinds) - 1
-    if kinds[last] != "Dense":
-        problems["last"] = (f"the last layer with weights should be Dense(10), not "
-                            f"{kinds[last]}")
-    elif _activation(layers, last) != "softmax":
-        problems["softmax"] = ("the output layer has no softmax: use Dense(10, "
-                               "activation=\"softmax\") so that the outputs are "
-                               "probabilities")
+    last, output_problems = output_layer_problems(layers, kinds)
+    problems.update(output_problems)
     dropouts = [i for i, k in enumerate(kinds) if k in DROPOUT_LAYERS]
     rates = [float(getattr(layers[i], "rate", 0.0)) for i in dropouts]
     if any(i > last for i in dropouts):
@@ -475,8 +469,8 @@ def _reg_model_check(model: Any) -> tuple[Any, str]:
         problems["dropout"] = ("a Dropout rate of 0.8 or more drops most of the units "
                                "and the network hardly learns; the usual rates are 0.1 "
                                "to 0.5")
-    for i in weighted:
-        if i != last and _activation(layers, i) == "linear":
+    for i in (i for i, k in enumerate(kinds) if k in ("Conv2D", "Dense")):
+        if i != last and activation_after(layers, i) == "linear":
             what = "Conv2D" if kinds[i] == "Conv2D" else "hidden Dense"
             problems.setdefault("relu", (
                 f"a {what} layer has no activation: give it a ReLU (after the "

@@ -21,10 +21,10 @@ from cnn_helpers.grading import (
     as_float_array,
     compare_arrays,
     number_answer,
+    output_layer_problems,
     training_losses,
     val_accuracy_key,
 )
-from cnn_helpers.tasks.ex05_anatomy import _activation  # the activation after layer i
 
 SMOKE = {"N_TRAIN": 2000, "N_TEST": 500, "EPOCHS": 3}
 
@@ -553,15 +553,8 @@ def _net_check(model: Any) -> tuple[Any, str]:
     if "Add" not in kinds:
         problems["add"] = ("the network has no residual block (no Add layer): use your "
                            "residual_block of task 8.3 after a pooling layer")
-    weighted = [i for i, k in enumerate(kinds) if k in ("Conv2D", "Dense")]
-    last = weighted[-1] if weighted else len(kinds) - 1
-    if kinds[last] != "Dense":
-        problems["last"] = (f"the last layer with weights should be Dense(10), not "
-                            f"{kinds[last]}")
-    elif _activation(layers, last) != "softmax":
-        problems["softmax"] = ("the output has no softmax: use Dense(10, "
-                               "activation=\"softmax\") so that the outputs are "
-                               "probabilities (the loss expects them)")
+    last, output_problems = output_layer_problems(layers, kinds)
+    problems.update(output_problems)
     total = model.count_params()
     if total > MAX_PARAMS:
         problems["size"] = (f"{total:,} parameters are too many to train in a few "
