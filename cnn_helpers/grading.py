@@ -45,6 +45,7 @@ __all__ = [
     "Task",
     "activation_after",
     "output_layer_problems",
+    "training_progress",
     "as_float_array",
     "exercise",
     "export_answers",
@@ -554,6 +555,57 @@ def training_losses(history: Any, *, fit_call: str = "model.fit",
     if not all(math.isfinite(v) for v in losses):
         return None, f"the loss became NaN or infinite: {nan_hint}"
     return losses, ""
+
+
+@dataclass(frozen=True)
+class Progress:
+    """A training history that passed :func:`training_progress`'s checks."""
+
+    losses: list[float]        # training loss per epoch
+    accuracies: list[float]    # validation accuracy per epoch
+    fell: str                  # "the loss fell (first -> last)", to start a message with
+
+
+def training_progress(history: Any, *, fit_call: str, nan_hint: str, not_down_hint: str,
+                      missing_validation: str,
+                      curve: str = "validation accuracy") -> Progress | tuple[Any, str]:
+    """The checks every "train it" task starts with, in order: the history is one
+    (:func:`training_losses`), the training loss went down, and there is a validation
+    accuracy per epoch.
+
+    Returns a :class:`Progress` for the task to judge the accuracy, or the verdict
+    ``(points, message)`` of the first check that failed: no credit when the loss did not
+    fall, half when only the validation accuracy is missing.
+
+    Args:
+        not_down_hint: what to try when the loss did not fall.
+        missing_validation: the end of "..., but the history has no ..." when ``fit``
+            got no validation data, e.g. ``"validation curves: pass validation_data=...
+            to fit"``.
+        curve: what the task calls the validation accuracy ("test accuracy" when the
+            test set is the validation data).
+    """
+    losses, problem = training_losses(history, fit_call=fit_call, nan_hint=nan_hint)
+    if losses is None:
+        return False, problem
+    first, last = losses[0], losses[-1]
+    if last >= first:
+        return False, (f"the training loss did not go down ({first:.3f} -> {last:.3f}): "
+                       f"{not_down_hint}")
+    fell = f"the loss fell ({first:.3f} -> {last:.3f})"
+    key = val_accuracy_key(history)
+    if key is None:
+        if "val_loss" in history:
+            return 0.5, (f"{fell}, but the history has no {curve}: compile with "
+                         "metrics=[\"accuracy\"]")
+        return 0.5, f"{fell}, but the history has no {missing_validation}"
+    try:
+        accuracies = [float(v) for v in history[key]]
+    except (TypeError, ValueError):
+        accuracies = []
+    if not accuracies:
+        return 0.5, f"{fell}, but history[{key!r}] is not a list of numbers"
+    return Progress(losses, accuracies, fell)
 
 
 def _fmt(x: float) -> str:

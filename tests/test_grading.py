@@ -392,3 +392,19 @@ def test_activation_after_reads_the_layer_or_the_activation_layer_after_it():
               keras.layers.Dense(2), keras.layers.Flatten(), keras.layers.ReLU()]
     assert [activation_after(layers, i) for i in (0, 1, 4, 7)] == ["relu", "elu", "softmax",
                                                                      "linear"]
+
+
+def test_training_progress_stops_at_the_first_shortfall():
+    from cnn_helpers.grading import Progress, training_progress
+
+    kw = dict(fit_call="m.fit", nan_hint="N", not_down_hint="D", missing_validation="V: pass it")
+    assert training_progress({"loss": [1.0, 1.2], "val_accuracy": [0.1, 0.2]}, **kw) == (
+        False, "the training loss did not go down (1.000 -> 1.200): D")
+    assert training_progress({"loss": [1.0, 0.5]}, **kw) == (
+        0.5, "the loss fell (1.000 -> 0.500), but the history has no V: pass it")
+    assert training_progress({"loss": [1.0, 0.5], "val_loss": [1, 1]}, curve="test accuracy",
+                             **kw)[1].endswith("no test accuracy: compile with metrics=[\"accuracy\"]")
+    assert training_progress({"loss": [1.0, 0.5], "val_accuracy": []}, **kw)[0] == 0.5
+    progress = training_progress({"loss": [1.0, 0.5], "val_accuracy": [0.2, 0.4]}, **kw)
+    assert isinstance(progress, Progress) and progress.accuracies == [0.2, 0.4]
+    assert progress.fell == "the loss fell (1.000 -> 0.500)"

@@ -15,11 +15,11 @@ import numpy as np
 from cnn_helpers import ops
 from cnn_helpers.grading import (
     Failure,
+    Progress,
     Task,
     activation_after,
     probe_verdict,
-    training_losses,
-    val_accuracy_key,
+    training_progress,
 )
 
 SMOKE = {"N_TRAIN": 3000, "N_TEST": 2000, "EPOCHS": 3}
@@ -527,30 +527,18 @@ def _mnist_model_check(model: Any) -> tuple[Any, str]:
 
 
 def _history_check(history: Any) -> tuple[Any, str]:
-    losses, problem = training_losses(
+    progress = training_progress(
         history, fit_call="mnist_model.fit",
         nan_hint=('is Dense(10, activation="softmax") the last layer (nothing after it), '
-                  "are the pixels scaled to [0, 1], and is the learning rate small enough?"))
-    if losses is None:
-        return False, problem
-    first, last = losses[0], losses[-1]
-    if last >= first:
-        return False, (f"the training loss did not go down ({first:.3f} -> "
-                       f"{last:.3f}): are the pixels scaled to [0, 1], and does the "
-                       "optimizer learn (Adam or RMSprop with their default learning "
-                       "rates)?")
-    fell = f"the loss fell ({first:.3f} -> {last:.3f})"
-    key = val_accuracy_key(history)
-    if key is None:
-        if "val_loss" in history:
-            return 0.5, (f"{fell}, but the history has no test accuracy: compile with "
-                         "metrics=[\"accuracy\"]")
-        return 0.5, (f"{fell}, but the history has no test accuracy: pass "
-                     "validation_data=(x_test, y_test) to fit, as the tutorial does")
-    try:
-        accuracy = float(list(history[key])[-1])
-    except (TypeError, ValueError, IndexError):
-        return 0.5, f"{fell}, but history[{key!r}] is not a list of numbers"
+                  "are the pixels scaled to [0, 1], and is the learning rate small enough?"),
+        not_down_hint=("are the pixels scaled to [0, 1], and does the optimizer learn "
+                       "(Adam or RMSprop with their default learning rates)?"),
+        missing_validation=("test accuracy: pass validation_data=(x_test, y_test) to fit, "
+                            "as the tutorial does"),
+        curve="test accuracy")
+    if not isinstance(progress, Progress):
+        return progress
+    losses, fell, accuracy = progress.losses, progress.fell, progress.accuracies[-1]
     epochs = len(losses)
     result = f"{fell}; test accuracy {accuracy:.4f} after {epochs} epochs"
     if accuracy >= FULL_SIZE_GOAL:

@@ -16,13 +16,13 @@ import numpy as np
 
 from cnn_helpers.grading import (
     Failure,
+    Progress,
     Task,
     activation_after,
     as_float_array,
     output_layer_problems,
     probe_verdict,
-    training_losses,
-    val_accuracy_key,
+    training_progress,
 )
 
 SMOKE = {"N_TRAIN": 2000, "N_VAL": 500, "EPOCHS": 3, "BATCH_SIZE": 32}
@@ -494,30 +494,17 @@ def _reg_model_check(model: Any) -> tuple[Any, str]:
 
 
 def _history_check(history: Any) -> tuple[Any, str]:
-    losses, problem = training_losses(
+    progress = training_progress(
         history, fit_call="reg_model.fit",
-        nan_hint="are the inputs standardized, and is the learning rate about 0.001?")
-    if losses is None:
-        return False, problem
-    first, last = losses[0], losses[-1]
-    if last >= first:
-        return False, (f"the training loss did not go down ({first:.3f} -> "
-                       f"{last:.3f}): are the inputs standardized, and is the model "
-                       "compiled with Adam and the loss "
-                       "\"sparse_categorical_crossentropy\"?")
-    fell = f"the loss fell ({first:.3f} -> {last:.3f})"
-    key = val_accuracy_key(history)
-    if key is None:
-        if "val_loss" in history:
-            return 0.5, (f"{fell}, but the history has no validation accuracy: compile "
-                         "with metrics=[\"accuracy\"]")
-        return 0.5, (f"{fell}, but the history has no validation curves: pass "
-                     "validation_data=(x_val, y_val) to fit")
-    try:
-        accuracies = [float(v) for v in history[key]]
-        best = max(accuracies)
-    except (TypeError, ValueError):
-        return 0.5, f"{fell}, but history[{key!r}] is not a list of numbers"
+        nan_hint="are the inputs standardized, and is the learning rate about 0.001?",
+        not_down_hint=("are the inputs standardized, and is the model compiled with Adam "
+                       "and the loss \"sparse_categorical_crossentropy\"?"),
+        missing_validation=("validation curves: pass validation_data=(x_val, y_val) to "
+                            "fit"))
+    if not isinstance(progress, Progress):
+        return progress
+    fell, accuracies = progress.fell, progress.accuracies
+    best = max(accuracies)
     epoch = accuracies.index(best) + 1
     result = f"{fell}; best validation accuracy {best:.3f} (epoch {epoch})"
     if best >= ACCURACY_FLOOR:

@@ -16,12 +16,12 @@ import numpy as np
 from cnn_helpers import ops
 from cnn_helpers.grading import (
     Failure,
+    Progress,
     Task,
     as_float_array,
     compare_arrays,
     number_answer,
-    training_losses,
-    val_accuracy_key,
+    training_progress,
 )
 
 SMOKE = {"N_TRAIN": 3000, "N_TEST": 1000, "EPOCHS": 3}
@@ -535,29 +535,17 @@ def _smooth_check(outputs: list[Any]) -> tuple[Any, str]:
 
 
 def _fixed_run_check(history: Any) -> tuple[Any, str]:
-    losses, problem = training_losses(
+    progress = training_progress(
         history, fit_call="notes_model.fit",
-        nan_hint="are the inputs divided by 255, and is the last layer a softmax?")
-    if losses is None:
-        return False, problem
+        nan_hint="are the inputs divided by 255, and is the last layer a softmax?",
+        not_down_hint=("is the model compiled with the loss \"categorical_crossentropy\" "
+                       "and trained on the one-hot labels?"),
+        missing_validation=("validation accuracy: fit with validation_split=0.1, as the "
+                            "notes do"))
+    if not isinstance(progress, Progress):
+        return progress
+    losses, fell, accuracy = progress.losses, progress.fell, progress.accuracies[-1]
     first, last = losses[0], losses[-1]
-    if last >= first:
-        return False, (f"the training loss did not go down ({first:.3f} -> "
-                       f"{last:.3f}): is the model compiled with the loss "
-                       "\"categorical_crossentropy\" and trained on the one-hot "
-                       "labels?")
-    fell = f"the loss fell ({first:.3f} -> {last:.3f})"
-    key = val_accuracy_key(history)
-    if key is None:
-        if "val_loss" in history:
-            return 0.5, (f"{fell}, but the history has no validation accuracy: compile "
-                         "with metrics=[\"accuracy\"]")
-        return 0.5, (f"{fell}, but the history has no validation accuracy: fit with "
-                     "validation_split=0.1, as the notes do")
-    try:
-        accuracy = float(list(history[key])[-1])
-    except (TypeError, ValueError, IndexError):
-        return 0.5, f"{fell}, but history[{key!r}] is not a list of numbers"
     result = f"{fell}; validation accuracy {accuracy:.4f} after {len(losses)} epochs"
     if accuracy >= FULL_SIZE_GOAL:
         return True, f"{result}: the 67% was the learning rate"

@@ -17,13 +17,13 @@ import numpy as np
 from cnn_helpers import ops
 from cnn_helpers.grading import (
     Failure,
+    Progress,
     Task,
     as_float_array,
     compare_arrays,
     number_answer,
     output_layer_problems,
-    training_losses,
-    val_accuracy_key,
+    training_progress,
 )
 
 SMOKE = {"N_TRAIN": 2000, "N_TEST": 500, "EPOCHS": 3}
@@ -573,29 +573,17 @@ def _net_check(model: Any) -> tuple[Any, str]:
 
 
 def _history_check(history: Any) -> tuple[Any, str]:
-    losses, problem = training_losses(
+    progress = training_progress(
         history, fit_call="cifar_net.fit",
         nan_hint=("lower the peak learning rate, and check that the inputs are "
-                  "standardized"))
-    if losses is None:
-        return False, problem
-    first, last = losses[0], losses[-1]
-    if last >= first:
-        return False, (f"the training loss did not go down ({first:.3f} -> "
-                       f"{last:.3f}): are the inputs standardized, the labels one-hot, "
-                       "and the peak learning rate the task's?")
-    fell = f"the loss fell ({first:.3f} -> {last:.3f})"
-    key = val_accuracy_key(history)
-    if key is None:
-        if "val_loss" in history:
-            return 0.5, (f"{fell}, but the history has no validation accuracy: compile "
-                         "with metrics=[\"accuracy\"]")
-        return 0.5, (f"{fell}, but the history has no validation curves: pass "
-                     "validation_data=(x_test, y_test) to fit")
-    try:
-        accuracy = float(list(history[key])[-1])
-    except (TypeError, ValueError, IndexError):
-        return 0.5, f"{fell}, but history[{key!r}] is not a list of numbers"
+                  "standardized"),
+        not_down_hint=("are the inputs standardized, the labels one-hot, and the peak "
+                       "learning rate the task's?"),
+        missing_validation=("validation curves: pass validation_data=(x_test, y_test) "
+                            "to fit"))
+    if not isinstance(progress, Progress):
+        return progress
+    losses, fell, accuracy = progress.losses, progress.fell, progress.accuracies[-1]
     result = f"{fell}; validation accuracy {accuracy:.3f} after {len(losses)} epochs"
     if accuracy >= ACCURACY_FLOOR:
         return True, result
