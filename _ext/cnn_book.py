@@ -7,7 +7,11 @@
 - Figures in ``chapters/NN_topic`` are numbered per chapter ("Figure 2.3", as the sections
   are numbered by hand) instead of one count across the whole book.
 - Exercise pages (``exercises/solutions/NN_topic``) get a second Colab button that opens the
-  student notebook ``exercises/NN_topic.ipynb``, the one without the solutions.
+  student notebook ``exercises/NN_topic.ipynb``, the one without the solutions, and a
+  second download, that notebook itself (copied into the site at build time).
+- The page's contents (right sidebar) highlight the section being read, at any scroll
+  position (``static/cnn_book.js``; the theme only reacts when a heading crosses the top
+  of the window, so a jump into a long section left the wrong entry, or none, lit).
 - Each page loads every script once, and none of sphinx-thebe's while the "live code"
   button is off (``launch_buttons.thebe``): its configuration script ends up twice on
   every page of this Jupyter Book version (a JavaScript error, "THEBE_JS_URL has already
@@ -18,6 +22,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -128,6 +133,37 @@ def student_colab_button(app: Sphinx, pagename: str, templatename: str,
             })
 
 
+def student_download_button(app: Sphinx, pagename: str, templatename: str,
+                            context: dict[str, Any], doctree: Any) -> None:
+    """On an exercise page, offer the student notebook (no solutions) for download too."""
+    match = SOLUTION.match(pagename)
+    if not match or not (Path(app.srcdir) / "exercises" / f"{match.group(1)}.ipynb").is_file():
+        return
+    for group in context.get("header_buttons", []):
+        if group.get("label") == "download-buttons":
+            for button in group["buttons"]:
+                if button.get("label") == "download-notebook-button":
+                    button["text"] = ".ipynb (with solutions)"
+            group["buttons"].insert(0, {
+                "type": "link",
+                "text": ".ipynb (exercise)",
+                "tooltip": "Download the exercise notebook, without the solutions",
+                "icon": "fas fa-code",
+                "label": "download-exercise-button",
+                "url": f"../{match.group(1)}.ipynb",
+            })
+
+
+def copy_student_notebooks(app: Sphinx, exception: Exception | None) -> None:
+    """Put ``exercises/NN_topic.ipynb`` into the site, beside the exercise pages' folder."""
+    if exception is not None or app.builder.format != "html":
+        return
+    target = Path(app.outdir) / "exercises"
+    target.mkdir(parents=True, exist_ok=True)
+    for notebook in sorted((Path(app.srcdir) / "exercises").glob("*.ipynb")):
+        shutil.copyfile(notebook, target / notebook.name)
+
+
 def page_assets(app: Sphinx, pagename: str, templatename: str,
                 context: dict[str, Any], doctree: Any) -> None:
     """Drop repeated scripts, and thebe's scripts and style sheet while thebe is off."""
@@ -161,8 +197,11 @@ def _static_path(app: Sphinx) -> None:
 def setup(app: Sphinx) -> dict[str, Any]:
     app.connect("builder-inited", _static_path)
     app.add_css_file("cnn_book.css")
+    app.add_js_file("cnn_book.js")
     app.add_directive("execution-status", ExecutionStatus)
     app.connect("env-get-updated", chapter_figure_numbers, priority=900)
     app.connect("html-page-context", student_colab_button, priority=600)
+    app.connect("html-page-context", student_download_button, priority=600)
+    app.connect("build-finished", copy_student_notebooks)
     app.connect("html-page-context", page_assets, priority=900)
     return {"parallel_read_safe": True, "parallel_write_safe": True, "version": "1"}
