@@ -99,7 +99,8 @@ class DataSource:
         path: the file or folder read (``None`` for the Keras download).
         canonical: ``False`` when the pixels differ from the canonical data set
             (the JPEG re-encoded CIFAR-10).
-        description: one sentence for a chapter to print next to its results.
+        description: one sentence on where the data came from (the run report and the
+            benchmarks record it).
     """
 
     dataset: str
@@ -107,6 +108,19 @@ class DataSource:
     path: str | None
     canonical: bool
     description: str
+
+    @property
+    def notice(self) -> str:
+        """What a reader of results on this data must know, in plain words, for a chapter
+        to print once; ``""`` for the canonical data set (nothing to say)."""
+        if self.canonical:
+            return ""
+        return (f"Note: these {_PRETTY[self.dataset]} images are a JPEG re-encoding (quality 75) "
+                "of the data set. Their pixels differ slightly from the original ones, so "
+                "accuracies are close to, but not the same as, published results.")
+
+
+_PRETTY = {"mnist": "MNIST", "cifar10": "CIFAR-10"}
 
 
 _SOURCES: dict[str, DataSource] = {}
@@ -248,7 +262,7 @@ def _load_with_keras(name: str) -> tuple[tuple[Split, Split], DataSource]:
             f"internet access. Either connect to the internet, or set {DATA_ENV} to a folder "
             f"with the offline copies ({_expected_layout(name)}); see README.md."
         ) from None
-    pretty = "MNIST" if name == "mnist" else "CIFAR-10"
+    pretty = _PRETTY[name]
     return data, DataSource(
         dataset=name, origin="keras", path=None, canonical=True,
         description=f"{pretty}: the canonical data set, via keras.datasets.{name}.load_data().",

@@ -26,11 +26,13 @@ from cnn_helpers.augment import RandomAffine, RandomFlip, RandomShift
 
 __all__ = [
     "CIFAR10_RECIPES",
+    "DOCUMENTS",
     "MNIST_RECIPES",
     "Recipe",
     "book_chapter_one_block",
     "book_chapter_two_blocks",
     "cifar_resnet",
+    "document_title",
     "lecture_notes_cifar",
     "lecture_notes_mnist",
     "lenet",
@@ -49,14 +51,14 @@ CIFAR_SHAPE = (32, 32, 3)
 
 
 def softmax_regression(name: str = "softmax_regression") -> keras.Model:
-    """The slide deck's baseline (``001_73c0d1273ab449eb.txt``): ``softmax(W x + b)`` on the
+    """The slide deck's baseline: ``softmax(W x + b)`` on the
     784 pixels. 7,850 parameters."""
     return keras.Sequential([keras.Input(shape=MNIST_SHAPE), layers.Flatten(),
                              layers.Dense(10, activation="softmax")], name=name)
 
 
 def book_chapter_one_block(name: str = "book_chapter_one_block") -> keras.Model:
-    """The book chapter's first network (``002_b7fd399e9140e221.txt``): 32 filters of 5x5
+    """The book chapter's first network: 32 filters of 5x5
     and 2x2 max pooling; 832 parameters. No classifier: the chapter shows it for its shapes."""
     return keras.Sequential([keras.Input(shape=MNIST_SHAPE),
                              layers.Conv2D(32, (5, 5), activation="relu"),
@@ -64,7 +66,7 @@ def book_chapter_one_block(name: str = "book_chapter_one_block") -> keras.Model:
 
 
 def book_chapter_two_blocks(name: str = "book_chapter_two_blocks") -> keras.Model:
-    """The book chapter's classifier (``002_b7fd399e9140e221.txt``): two 5x5 conv + pool
+    """The book chapter's classifier: two 5x5 conv + pool
     blocks (32 and 64 filters) and a softmax layer; 832 + 51,264 + 10,250 = 62,346."""
     return keras.Sequential([
         keras.Input(shape=MNIST_SHAPE),
@@ -78,7 +80,7 @@ def book_chapter_two_blocks(name: str = "book_chapter_two_blocks") -> keras.Mode
 
 
 def tutorial_convnet(name: str = "tutorial_convnet") -> keras.Model:
-    """The Keras tutorial's ConvNet (``000_2a4dcc60907c12fc.txt``): two 3x3 conv + 2x2 pool
+    """The Keras tutorial's ConvNet: two 3x3 conv + 2x2 pool
     blocks (32 and 64 filters), Dense(64), Dense(10); 121,930 parameters."""
     return keras.Sequential([
         keras.Input(shape=MNIST_SHAPE),
@@ -93,7 +95,7 @@ def tutorial_convnet(name: str = "tutorial_convnet") -> keras.Model:
 
 
 def lecture_notes_mnist(name: str = "lecture_notes_mnist") -> keras.Model:
-    """The lecture notes' network (``003_a3ea8e62b8836153.txt``), with its separate
+    """The lecture notes' network, with its separate
     ``Activation`` layers: conv 3x3 (32), conv 3x3 (32), 2x2 pool, Dense(64), Dense(10);
     320 + 9,248 + 294,976 + 650 = 305,194 parameters."""
     return keras.Sequential([
@@ -112,7 +114,7 @@ def lecture_notes_mnist(name: str = "lecture_notes_mnist") -> keras.Model:
 
 
 def lenet(name: str = "lenet") -> keras.Model:
-    """LeNet as the ESIB slides build it (``004_a26f83427e620ceb.txt``): 20 then 50 filters
+    """LeNet as the ESIB slides build it: 20 then 50 filters
     of 5x5 with "same" padding and ReLU, each followed by 2x2 max pooling with stride 2,
     then Dense(500) and a softmax layer; 1,256,080 parameters."""
     return keras.Sequential([
@@ -163,6 +165,21 @@ def mnist_best(width: int = 32, max_shift: int = 2, dropout: float = 0.2,
 
 # --------------------------------------------------------------------------- recipes
 
+# The lecture documents by file name, and the short names the book cites them by (its
+# "The source documents" page describes each).
+DOCUMENTS = {
+    "000_2a4dcc60907c12fc.txt": "the Keras tutorial",
+    "001_73c0d1273ab449eb.txt": "the CNN slides",
+    "002_b7fd399e9140e221.txt": "the book chapter",
+    "003_a3ea8e62b8836153.txt": "the lecture notes",
+    "004_a26f83427e620ceb.txt": "the ESIB slides",
+}
+
+
+def document_title(source: str) -> str:
+    """The short name of a recipe's source (a document's file name), for a reader."""
+    return DOCUMENTS.get(source, source)
+
 
 @dataclass(frozen=True)
 class Recipe:
@@ -170,7 +187,8 @@ class Recipe:
 
     Attributes:
         name: short key.
-        source: the document, by file name (or "the book").
+        source: the document, by file name (or "the book"); :attr:`document` gives
+            the name a reader knows it by.
         build: the model builder.
         optimizer: a function returning a fresh optimizer, given the number of training
             steps per epoch and of epochs (a learning-rate schedule spans the whole run).
@@ -201,6 +219,11 @@ class Recipe:
     standardize: bool = False
     test_time_flip: bool = False
     mixed_precision: bool = False
+
+    @property
+    def document(self) -> str:
+        """The source's short name ("the lecture notes"), as the book cites it."""
+        return document_title(self.source)
 
 
 def _best_optimizer(steps_per_epoch: int, epochs: int, peak: float = 3e-3) -> Any:
@@ -242,7 +265,7 @@ MNIST_RECIPES: dict[str, Recipe] = {
 
 
 def slides_cifar_simple(name: str = "slides_cifar_simple") -> keras.Model:
-    """The ESIB slides' first CIFAR-10 network (``004_a26f83427e620ceb.txt``): 32 filters of
+    """The ESIB slides' first CIFAR-10 network: 32 filters of
     3x3 with "same" padding and ReLU, 2x2 max pooling, dropout 0.25, Dense(512) with ReLU,
     dropout 0.5, softmax; 896 + 4,194,816 + 5,130 = 4,200,842 parameters."""
     return keras.Sequential([
@@ -258,7 +281,7 @@ def slides_cifar_simple(name: str = "slides_cifar_simple") -> keras.Model:
 
 
 def slides_cifar_deeper(name: str = "slides_cifar_deeper") -> keras.Model:
-    """The slides' deeper network (``004_a26f83427e620ceb.txt``): conv+conv+maxpool+dropout
+    """The slides' deeper network: conv+conv+maxpool+dropout
     twice (32 then 64 filters of 3x3, "same" padding, ReLU; dropout 0.25), then
     Dense(512) with ReLU, dropout 0.5 and softmax; 2,168,362 parameters."""
     return keras.Sequential([
@@ -279,7 +302,7 @@ def slides_cifar_deeper(name: str = "slides_cifar_deeper") -> keras.Model:
 
 
 def lecture_notes_cifar(name: str = "lecture_notes_cifar") -> keras.Model:
-    """The lecture notes' CIFAR-10 network (``003_a3ea8e62b8836153.txt``), as written:
+    """The lecture notes' CIFAR-10 network, as written:
     three blocks of two 3x3 convolutions (32, 64, 128 filters), each followed by batch
     normalization and ELU, 2x2 max pooling and dropout (0.2, 0.2, 0.5). The third block's
     convolutions have no ``padding="same"`` (8x8 -> 6x6 -> 4x4), so the softmax layer sees

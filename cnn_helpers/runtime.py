@@ -1,9 +1,11 @@
 """Run settings shared by every notebook: seeding, the backend/device report, timing.
 
 A chapter starts with ``runtime.start(seed=SEED)``, which seeds Python, NumPy and the Keras
-backend and prints what the notebook runs on; it ends with ``runtime.report(...)``, which
-prints the run report (backend, device, wall time and any results passed in) that the
-committed outputs carry.
+backend, applies the book's figure style and prints what the notebook runs on; it ends with
+``runtime.report(...)``, which prints the run report (backend, device, wall time and any
+results passed in). Both are for the person running the notebook: on the book's website,
+those two cells' outputs are hidden (cell tags), since the hardware of the committed run
+is listed on the execution status page instead.
 
 Introduced in chapter 1 (Convolution).
 """
@@ -117,11 +119,15 @@ def environment() -> Environment:
 
 
 def start(seed: int | None = 0) -> Environment:
-    """Start the notebook's clock, seed everything (unless ``seed`` is None), print the setup."""
+    """Start the notebook's clock, seed everything (unless ``seed`` is None), apply the
+    book's figure style (:func:`cnn_helpers.plotting.use_book_style`), print the setup."""
     global _started
+    from cnn_helpers import plotting
+
     _started = time.perf_counter()
     if seed is not None:
         set_seed(seed)
+    plotting.use_book_style()
     env = environment()
     print(env.summary())
     return env

@@ -59,6 +59,7 @@ def test_mnist_offline_matches_keras_layout(offline):
     assert np.bincount(y_test).tolist() == [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
     src = datasets.data_source("mnist")
     assert src.origin == "offline" and src.canonical
+    assert src.notice == ""        # the published bytes: nothing for a chapter to say
 
 
 def test_missing_folder_names_the_variable(monkeypatch, tmp_path):
@@ -187,6 +188,9 @@ def test_cifar10_offline_decodes_once_then_uses_the_cache(offline, monkeypatch, 
     np.testing.assert_allclose(mean, [0.4914, 0.4822, 0.4465], atol=0.005)  # canonical means
     src = datasets.data_source("cifar10")
     assert src.origin == "offline" and not src.canonical and "JPEG" in src.description
+    # what a chapter prints for its reader: plain words, nothing about where the file was
+    assert "JPEG re-encoding" in src.notice and "CIFAR-10" in src.notice
+    assert "offline" not in src.notice and "CNN_HELPERS_DATA" not in src.notice
     assert list(cifar_cache_home.glob("datasets/cnn_helpers/cifar10-jpeg-*.npz"))
 
     def must_not_decode(_):
