@@ -10,12 +10,18 @@ kernel whose low-level (C/C++) output stays out of the notebook: TensorFlow's st
 chatter ("Could not find cuda drivers ...") goes to the runner's log, while Python-level
 warnings still appear in the cell where they arise.
 
-Used by ``scripts/run_notebooks.py`` and the test suite. Needs papermill (the ``book`` extra).
+The same applies to every kernel a reader starts from the project's environment:
+:func:`install_kernelspec` (run by ``scripts/setup.sh``) makes its ``python3`` kernel keep
+that output in the terminal, for JupyterLab, papermill and ``jupyter nbconvert`` alike.
+
+Used by ``scripts/run_notebooks.py``, ``scripts/setup.sh`` and the test suite. Needs
+papermill (the ``book`` extra) to execute.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import platform
 import subprocess
@@ -26,9 +32,10 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
 
-__all__ = ["execute", "quiet_kernels", "read", "smoke_parameters"]
+__all__ = ["execute", "install_kernelspec", "quiet_kernels", "read", "smoke_parameters"]
 
 _KERNEL_CONFIG = "c.IPKernelApp.capture_fd_output = False\n"
+_QUIET_FLAG = "--IPKernelApp.capture_fd_output=False"
 
 
 def read(path: str | os.PathLike[str]) -> Any:
@@ -64,6 +71,28 @@ def quiet_kernels() -> Iterator[None]:
                 os.environ.pop("IPYTHONDIR", None)
             else:
                 os.environ["IPYTHONDIR"] = old
+
+
+def install_kernelspec(prefix: str | os.PathLike[str] | None = None) -> Path:
+    """Write the ``python3`` kernelspec of the environment at ``prefix`` (default: this
+    Python's ``sys.prefix``) so that its kernels leave C-level output in the terminal.
+
+    TensorFlow writes its start-up lines ("Could not find cuda drivers", an error-level
+    "failed call to cuInit" on machines without a GPU) from C++ straight to file
+    descriptor 2; ipykernel would copy them into the notebook under the first cell that
+    imports it. Returns the kernel.json written.
+    """
+    folder = Path(prefix or sys.prefix) / "share" / "jupyter" / "kernels" / "python3"
+    folder.mkdir(parents=True, exist_ok=True)
+    spec = {
+        "argv": ["python", "-m", "ipykernel_launcher", _QUIET_FLAG, "-f", "{connection_file}"],
+        "display_name": "Python 3 (ipykernel)",
+        "language": "python",
+        "metadata": {"debugger": True},
+    }
+    path = folder / "kernel.json"
+    path.write_text(json.dumps(spec, indent=1) + "\n", encoding="utf-8")
+    return path
 
 
 def _machine() -> str:
@@ -160,7 +189,6 @@ def main(argv: list[str] | None = None) -> int:
     group so that a total time limit can stop the kernel too).
     """
     import argparse
-    import json
 
     parser = argparse.ArgumentParser(prog="python -m cnn_helpers.notebooks")
     parser.add_argument("input")

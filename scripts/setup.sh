@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
-# Create (or refresh) the project's virtual environment in .venv and install
-# cnn_helpers in editable mode with everything the book and the tests need.
-# Idempotent: re-running is instant unless pyproject.toml changed.
+# Create (or refresh) the project's virtual environment in .venv and install cnn_helpers in
+# editable mode with one of its extras, each including the one before it:
+#   CNN_BOOK_EXTRAS=book   read, run and build the book (JupyterLab, Jupyter Book, papermill)
+#   CNN_BOOK_EXTRAS=pdf    ... and print it to PDF (Playwright, pypdf; needs a Chromium)
+#   CNN_BOOK_EXTRAS=test   ... and run the test suite (the default)
+# Idempotent: re-running is quick unless pyproject.toml changed.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -14,29 +17,47 @@ if [ ! -x "$VENV/bin/python" ]; then
     "$PYTHON" -m venv "$VENV"
 fi
 
-# The browser tests drive Debian's Chromium (Playwright never downloads a browser here).
-if [ "$EXTRAS" != "book" ] && ! command -v chromium >/dev/null 2>&1; then
+# The browser tests (and the PDF) drive a Chromium: Debian's package, or the one named by
+# $CHROMIUM. Only the tests need it; building the book does not.
+if [ "$EXTRAS" != "book" ] && [ -z "${CHROMIUM:-}" ] && ! command -v chromium >/dev/null 2>&1; then
     echo "setup: installing chromium (Debian package) for the browser tests"
     SUDO=""
-    if [ "$(id -u)" != "0" ]; then SUDO="sudo"; fi
-    $SUDO apt-get update -qq && $SUDO apt-get install -y -qq chromium >/dev/null \
-        || echo "setup: could not install chromium; the browser tests will fail (apt-get install chromium)"
+    if [ "$(id -u)" != "0" ]; then SUDO="sudo -n"; fi   # never prompts for a password
+    if ! { $SUDO apt-get update -qq && $SUDO apt-get install -y -qq chromium >/dev/null; }; then
+        echo "setup: could not install chromium; the browser tests need it:"
+        echo "       sudo apt-get install chromium   (or set CHROMIUM=/path/to/chromium)"
+    fi
 fi
 
-stamp="$VENV/.installed-$EXTRAS-$(sha256sum pyproject.toml | cut -c1-16)"
-if [ -f "$stamp" ]; then
+case "$EXTRAS" in
+    book) covered="book pdf test" ;;
+    pdf) covered="pdf test" ;;
+    test) covered="test" ;;
+    *) echo "setup: CNN_BOOK_EXTRAS must be book, pdf or test, not '$EXTRAS'" >&2; exit 2 ;;
+esac
+hash=$(sha256sum pyproject.toml | cut -c1-16)
+installed=""
+for extra in $covered; do
+    if [ -f "$VENV/.installed-$extra-$hash" ]; then installed=$extra; fi
+done
+if [ -n "$installed" ]; then
     echo "setup: $VENV is up to date"
-    exit 0
+else
+    echo "setup: installing cnn_helpers[$EXTRAS] into $VENV"
+    # uv resolves and installs the ~150 packages (TensorFlow, Jupyter Book, JupyterLab)
+    # several times faster than pip; fall back to pip if uv cannot be installed.
+    if "$VENV/bin/python" -m pip install --quiet uv >/dev/null 2>&1; then
+        "$VENV/bin/python" -m uv pip install --quiet --python "$VENV/bin/python" -e ".[$EXTRAS]"
+    else
+        "$VENV/bin/python" -m pip install --quiet -e ".[$EXTRAS]"
+    fi
+    find "$VENV" -maxdepth 1 -name '.installed-*' ! -name "*-$hash" -delete
+    touch "$VENV/.installed-$EXTRAS-$hash"
+    echo "setup: done"
 fi
 
-echo "setup: installing cnn_helpers[$EXTRAS] into $VENV"
-# uv resolves and installs the ~150 packages (TensorFlow, Jupyter Book, JupyterLab)
-# several times faster than pip; fall back to pip if uv cannot be installed.
-if "$VENV/bin/python" -m pip install --quiet uv >/dev/null 2>&1; then
-    "$VENV/bin/python" -m uv pip install --quiet --python "$VENV/bin/python" -e ".[$EXTRAS]"
-else
-    "$VENV/bin/python" -m pip install --quiet -e ".[$EXTRAS]"
-fi
-rm -f "$VENV"/.installed-*
-touch "$stamp"
-echo "setup: done"
+# The notebooks' kernel ("python3" in this environment) keeps what compiled libraries print
+# (TensorFlow's C++ start-up lines) in the terminal instead of the notebook, however it is
+# started: JupyterLab, papermill or nbconvert. Re-written each time: reinstalling ipykernel
+# would restore the default.
+"$VENV/bin/python" -c "from cnn_helpers import notebooks; notebooks.install_kernelspec()"

@@ -28,13 +28,15 @@ from typing import Any
 
 import pytest
 
-from cnn_helpers import notebooks
-
 from conftest import REPO
 
 pytestmark = pytest.mark.jupyter
 
 CELL_TIMEOUT = 300      # seconds for one cell (chapter 1 loads MNIST and CIFAR-10)
+
+# What TensorFlow's C++ code writes at start-up ("I0000 00:00:... cudart_stub.cc:31] Could
+# not find cuda drivers", "E0000 ... failed call to cuInit", absl's warning).
+_TF_CPP_LOG = re.compile(r"^[IWEF]\d{4} \d\d:\d\d:|absl::InitializeLog|cuInit|cuda drivers", re.M)
 
 
 @dataclass
@@ -68,43 +70,42 @@ def _free_port() -> int:
 def server(tmp_path_factory, data_dir):
     tmp = tmp_path_factory.mktemp("jupyter")
     port, token = _free_port(), secrets.token_hex(24)
-    jupyter = Path(sys.executable).with_name("jupyter")
-    cmd = [str(jupyter), "lab", "--no-browser", "--ip=127.0.0.1", f"--port={port}",
-           "--ServerApp.port_retries=0", f"--IdentityProvider.token={token}",
+    # the README's command, as a reader runs it (it adds --allow-root where needed: CI runs
+    # as root), with the project's own kernelspec: no help from the test to keep the
+    # kernels' C++ logs out of the outputs
+    cmd = ["bash", str(REPO / "scripts" / "book.sh"), "lab", "--no-browser", "--ip=127.0.0.1",
+           f"--port={port}", "--ServerApp.port_retries=0", f"--IdentityProvider.token={token}",
            f"--ServerApp.root_dir={REPO}", "--LabApp.extension_manager=readonly"]
-    if hasattr(os, "geteuid") and os.geteuid() == 0:
-        cmd.append("--allow-root")        # CI containers run as root
     env = {**os.environ, "CNN_HELPERS_DATA": str(data_dir), "JUPYTER_RUNTIME_DIR": str(tmp / "runtime"),
-           "JUPYTER_CONFIG_DIR": str(tmp / "config"), "TF_CPP_MIN_LOG_LEVEL": "2"}
+           "JUPYTER_CONFIG_DIR": str(tmp / "config")}
+    env.pop("TF_CPP_MIN_LOG_LEVEL", None)
     log = (tmp / "server.log").open("w")
-    with notebooks.quiet_kernels():       # kernels inherit IPYTHONDIR: no C++ logs in outputs
-        env["IPYTHONDIR"] = os.environ["IPYTHONDIR"]
-        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env)
-        srv = Server(f"http://127.0.0.1:{port}", token)
-        t0 = time.perf_counter()
-        try:
-            while True:
-                if proc.poll() is not None:
-                    pytest.fail(f"jupyter lab exited: {(tmp / 'server.log').read_text()[-3000:]}")
-                try:
-                    status, info = srv.request("GET", "/api/status")
-                    if status == 200:
-                        break
-                except OSError:
-                    pass
-                if time.perf_counter() - t0 > 120:
-                    pytest.fail("jupyter lab did not answer /api/status within 120 s")
-                time.sleep(0.3)
-            print(f"jupyter lab up in {time.perf_counter() - t0:.1f} s")
-            yield srv
-        finally:
-            proc.terminate()
+    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env)
+    srv = Server(f"http://127.0.0.1:{port}", token)
+    t0 = time.perf_counter()
+    try:
+        while True:
+            if proc.poll() is not None:
+                pytest.fail(f"jupyter lab exited: {(tmp / 'server.log').read_text()[-3000:]}")
             try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-            log.close()
+                status, info = srv.request("GET", "/api/status")
+                if status == 200:
+                    break
+            except OSError:
+                pass
+            if time.perf_counter() - t0 > 120:
+                pytest.fail("jupyter lab did not answer /api/status within 120 s")
+            time.sleep(0.3)
+        print(f"jupyter lab up in {time.perf_counter() - t0:.1f} s")
+        yield srv
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log.close()
 
 
 class Kernel:
@@ -220,6 +221,8 @@ def test_chapter_runs_through_the_server(server):
             .split() == ["cnn_helpers", str(REPO / "chapters")]
     finally:
         kernel.close()
+    cpp_logs = [r["stderr"] for _, r in ran if _TF_CPP_LOG.search(r["stderr"])]
+    assert not cpp_logs, f"TensorFlow's C++ start-up lines reached the notebook: {cpp_logs[:2]}"
     colab_cell, colab_result = ran[0]
     assert "colab-setup" in colab_cell.metadata["tags"] and colab_result["stdout"] == ""
     checked = [(c, r) for c, r in ran if "nbval-check-output" in c.metadata.get("tags", [])]
@@ -253,6 +256,32 @@ def test_exercise_runs_through_the_server(server):
     for cell, result in ran:              # the checks print what the book shows
         if any(t.startswith("task-") for t in cell.metadata.get("tags", [])):
             assert result["stdout"] == committed[cell.id], cell.source
+
+
+@pytest.mark.parametrize("runner", ["papermill", "nbconvert"])
+def test_plain_runners_keep_tensorflow_logs_out_of_the_notebook(runner, tmp_path):
+    """A student's plain ``papermill`` or ``jupyter nbconvert --execute`` (no help from the
+    test suite) uses the project's kernelspec: TensorFlow's C++ lines stay in the terminal."""
+    import nbformat
+
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(
+        "import tensorflow as tf\nprint(len(tf.config.list_physical_devices('CPU')))")])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    src, out = tmp_path / "tf.ipynb", tmp_path / "tf_out.ipynb"
+    nbformat.write(nb, src)
+    bin_dir = Path(sys.executable).parent
+    env = {k: v for k, v in os.environ.items() if k not in ("TF_CPP_MIN_LOG_LEVEL", "IPYTHONDIR")}
+    if runner == "papermill":
+        cmd = [str(bin_dir / "papermill"), str(src), str(out), "--log-level", "ERROR"]
+    else:
+        cmd = [str(bin_dir / "jupyter"), "nbconvert", "--to", "notebook", "--execute",
+               str(src), "--output", out.name, "--output-dir", str(tmp_path)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    outputs = nbformat.read(out, as_version=4).cells[0].outputs
+    text = "".join(o.get("text", "") for o in outputs)
+    assert "1\n" in text, outputs
+    assert not _TF_CPP_LOG.search(text), f"C++ log lines in the notebook:\n{text}"
 
 
 def test_jupyterlab_renders_myst_markup(server):
