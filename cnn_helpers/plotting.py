@@ -239,7 +239,7 @@ def show_images(images: Sequence[np.ndarray] | np.ndarray, titles: Sequence[str]
              for i in imgs]
     bars = any(flags) and (colorbar is None or colorbar)
     one_bar = bars and share_scale
-    bar_room = 0.75 if one_bar else 0.0
+    bar_room = 1.0 if one_bar else 0.0    # the bar and its tick labels
     size = size or min(1.8, (COLUMN_WIDTH - bar_room) / ncols)
     title_room = 0.3 if titles is not None else 0.0
     fig, axes = plt.subplots(nrows, ncols, squeeze=False, figsize=(

@@ -1,4 +1,5 @@
-"""Shared test settings: headless matplotlib, quiet TensorFlow, where the offline data is."""
+"""Shared test settings: headless matplotlib, quiet TensorFlow, where the offline data is, and
+the built book served to a headless Chromium (session fixtures for the browser tests)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,25 @@ os.environ.setdefault("MPLBACKEND", "Agg")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 REPO = Path(__file__).resolve().parents[1]
+
+
+# Notebooks whose committed outputs come from a full run made before the book's figure style
+# and readers' rules (hidden machine details, readable citations, one data notice), with the
+# date of that run. Until they are re-executed (chapter 8's defaults need a GPU: see the
+# README), their figures and printed outputs are checked against the old rules only; a new
+# full run changes the date and puts them under every check again.
+OWED_RERUNS = {"chapters/08_cifar10": "2026-11-23 06:51 UTC"}
+
+
+def owes_rerun(docname: str) -> bool:
+    """Whether ``docname``'s committed outputs still predate the current rules."""
+    import json
+
+    date = OWED_RERUNS.get(docname)
+    if date is None:
+        return False
+    meta = json.loads((REPO / f"{docname}.ipynb").read_text(encoding="utf-8"))["metadata"]
+    return meta.get("cnn_book", {}).get("last_run", {}).get("date") == date
 
 
 def offline_data_dir() -> Path | None:
@@ -62,3 +82,65 @@ def _close_figures():
     import matplotlib.pyplot as plt
 
     plt.close("all")
+
+
+# --------------------------------------------------------------------------- the built book
+
+
+@pytest.fixture(scope="session")
+def site():
+    """Build the book into _build/html (warnings as errors) and serve it on 127.0.0.1."""
+    import functools
+    import http.server
+    import threading
+
+    from browser_support import CHROMIUM
+
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"no Chromium at {CHROMIUM}: run bash scripts/setup.sh (apt-get install "
+                    "chromium) or set CHROMIUM=/path/to/chromium")
+    t0 = time.perf_counter()
+    html = build_book(REPO, "--all")
+    print(f"browser tests: book built in {time.perf_counter() - t0:.1f} s")
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args):  # keep pytest's output clean
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0),
+                                             functools.partial(Quiet, directory=str(html)))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}", html
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture(scope="session")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    from browser_support import CHROMIUM
+
+    with sync_playwright() as p:
+        # Debian's Chromium; Playwright must never download a browser of its own.
+        chromium = p.chromium.launch(executable_path=CHROMIUM, headless=True)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture(scope="session")
+def shots():
+    from browser_support import SCREENSHOTS
+
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    return SCREENSHOTS
+
+
+@pytest.fixture
+def visit(browser, site):
+    from browser_support import Visit
+
+    v = Visit(browser, site[0])
+    yield v
+    v.close()

@@ -10,42 +10,18 @@ artifact), plus one of chapter 1 with its launch menu open.
 
 from __future__ import annotations
 
-import functools
-import http.server
 import json
 import re
-import shutil
-import threading
-import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
 import yaml
 
-from conftest import REPO, build_book
+from browser_support import PAGES
+from conftest import REPO
 
 pytestmark = pytest.mark.browser
-
-SCREENSHOTS = REPO / "_build" / "screenshots"
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-
-
-def toc_pages() -> list[str]:
-    """Every page of the table of contents, in order (root first)."""
-    toc = yaml.safe_load((REPO / "_toc.yml").read_text(encoding="utf-8"))
-    pages = [toc["root"]]
-
-    def walk(entries):
-        for entry in entries or []:
-            if "file" in entry:
-                pages.append(entry["file"])
-            walk(entry.get("sections"))
-
-    for part in toc.get("parts", []):
-        walk(part.get("chapters"))
-    walk(toc.get("chapters"))
-    return pages
 
 
 def _colab_cell():
@@ -55,88 +31,6 @@ def _colab_cell():
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
-
-
-PAGES = toc_pages()
-
-
-class _QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, *args):  # keep pytest's output clean
-        pass
-
-
-@pytest.fixture(scope="module")
-def site():
-    """Build the book into _build/html and serve it on 127.0.0.1 (a free port)."""
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"no Chromium at {CHROMIUM}: run bash scripts/setup.sh (apt-get install chromium)")
-    t0 = time.perf_counter()
-    html = build_book(REPO, "--all")
-    print(f"browser tests: book built in {time.perf_counter() - t0:.1f} s")
-    handler = functools.partial(_QuietHandler, directory=str(html))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}", html
-    server.shutdown()
-    server.server_close()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        # Debian's Chromium; Playwright must never download a browser of its own.
-        chromium = p.chromium.launch(executable_path=CHROMIUM, headless=True)
-        yield chromium
-        chromium.close()
-
-
-@pytest.fixture(scope="module")
-def shots():
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    return SCREENSHOTS
-
-
-class Visit:
-    """A page opened in a fresh browser context that records every problem."""
-
-    def __init__(self, browser, base: str):
-        self.base = base
-        self.problems: list[str] = []
-        self.context = browser.new_context(viewport={"width": 1280, "height": 900})
-        self.context.route("**/*", self._route)
-        self.page = self.context.new_page()
-        self.page.on("console", lambda m: self.problems.append(f"console {m.type}: {m.text}")
-                     if m.type == "error" else None)
-        self.page.on("pageerror", lambda e: self.problems.append(f"page error: {e}"))
-        self.page.on("requestfailed", lambda r: self.problems.append(
-            f"request failed: {r.url} ({r.failure})"))
-        self.page.on("response", lambda r: self.problems.append(f"HTTP {r.status}: {r.url}")
-                     if r.status >= 400 else None)
-
-    def _route(self, route):
-        url = route.request.url
-        if url.startswith(("data:", "blob:", "about:")) or urlsplit(url).hostname == "127.0.0.1":
-            route.continue_()
-        else:
-            self.problems.append(f"request leaves the machine: {url}")
-            route.abort()
-
-    def open(self, path: str):
-        self.page.goto(f"{self.base}/{path}", wait_until="load")
-        return self.page
-
-    def close(self):
-        self.context.close()
-
-
-@pytest.fixture
-def visit(browser, site):
-    v = Visit(browser, site[0])
-    yield v
-    v.close()
 
 
 _TYPESET = """async () => {
@@ -220,11 +114,20 @@ def test_notebook_page_launches_colab_and_offers_the_ipynb(page_name, visit):
 
     downloads = page.eval_on_selector_all(".dropdown-download-buttons a[href$='.ipynb']",
                                           "els => els.map(e => e.href)")
-    assert len(downloads) == 1, downloads
-    response = page.request.get(downloads[0])
-    assert response.ok
-    nb = json.loads(response.text())
-    assert "colab-setup" in nb["cells"][0]["metadata"]["tags"]      # the notebook Colab opens
+    exercise = page_name.startswith("exercises/solutions/")
+    assert len(downloads) == (2 if exercise else 1), downloads
+    for href in downloads:
+        response = page.request.get(href)
+        assert response.ok, href
+        nb = json.loads(response.text())
+        assert "colab-setup" in nb["cells"][0]["metadata"]["tags"]      # the notebook Colab opens
+    if exercise:      # the student's notebook, without the solutions, is offered first
+        student = json.loads(page.request.get(downloads[0]).text())
+        repo_copy = json.loads((REPO / "exercises" / f"{Path(page_name).name}.ipynb").read_text(
+            encoding="utf-8"))
+        assert student == repo_copy
+        assert "### BEGIN SOLUTION" not in json.dumps(student)
+        assert "### BEGIN SOLUTION" in json.dumps(json.loads(page.request.get(downloads[1]).text()))
     assert not visit.problems, "\n".join(visit.problems)
 
 

@@ -219,3 +219,12 @@ def test_random_affine_bad_arguments(kwargs, message):
 def test_random_affine_refuses_a_single_image():
     with pytest.raises(ValueError, match="expects a batch of images"):
         augment.RandomAffine(rotation=10)(np.zeros((5, 5, 3), "float32"), training=True)
+
+
+def test_recipes_name_their_documents_as_the_book_cites_them():
+    assert models.MNIST_RECIPES["lenet"].document == "the ESIB slides"
+    assert models.CIFAR10_RECIPES["lecture_notes"].document == "the lecture notes"
+    assert models.document_title("the book (chapter 7)") == "the book (chapter 7)"
+    assert sorted(models.DOCUMENTS.values()) == ["the CNN slides", "the ESIB slides",
+                                                 "the Keras tutorial", "the book chapter",
+                                                 "the lecture notes"]

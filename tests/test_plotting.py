@@ -72,3 +72,107 @@ def test_confusion_matrix_counts_and_figure():
     assert ax.get_title() == "4 of 6 correct" and len(ax.texts) == 9
     with pytest.raises(ValueError, match="same length"):
         plotting.confusion_matrix([0, 1], [0])
+
+
+# --------------------------------------------------------------------------- the book's style
+
+
+def _png_info(png: bytes) -> dict:
+    import io
+
+    from PIL import Image
+
+    image = Image.open(io.BytesIO(png))
+    return {"size": image.size, **image.info}
+
+
+def test_book_style_sets_fonts_and_resolution():
+    import matplotlib as mpl
+
+    plotting.use_book_style()
+    assert mpl.rcParams["savefig.dpi"] == plotting.DPI == 2 * plotting.PX_PER_INCH
+    for key in ("xtick.labelsize", "ytick.labelsize", "legend.fontsize", "font.size"):
+        assert mpl.rcParams[key] >= plotting.MIN_FONT_PT, key
+
+
+def test_figure_png_records_its_smallest_font_and_shows_at_true_size():
+    import matplotlib.pyplot as plt
+
+    plotting.use_book_style()
+    fig, ax = plt.subplots(figsize=(5, 2))
+    ax.plot([0, 1], [0, 1])
+    ax.text(0.5, 0.5, "note", fontsize=11)
+    png, size = plotting.figure_png(fig)
+    info = _png_info(png)
+    assert float(info[plotting.PNG_FONT_KEY]) == plotting.MIN_FONT_PT     # the tick labels
+    assert int(info[plotting.PNG_DPI_KEY]) == plotting.DPI
+    width, height = info["size"]
+    assert size == {"width": round(width / 2), "height": round(height / 2)}  # hi-DPI: 2 px per CSS px
+    assert 400 < size["width"] <= 5 * plotting.PX_PER_INCH                     # cropped, never wider
+    assert plotting.figure_png(plt.figure()) is None                          # nothing drawn
+
+
+def test_figure_png_warns_about_figures_the_page_would_shrink():
+    import matplotlib.pyplot as plt
+
+    plotting.use_book_style()
+    wide, ax = plt.subplots(figsize=(12, 2))
+    ax.plot([0, 1])
+    with pytest.warns(plotting.FigureStyleWarning, match="inches wide"):
+        plotting.figure_png(wide)
+    small, ax = plt.subplots(figsize=(4, 2))
+    ax.set_title("tiny", fontsize=6)
+    with pytest.warns(plotting.FigureStyleWarning, match="6 pt"):
+        png, _ = plotting.figure_png(small)
+    assert float(_png_info(png)[plotting.PNG_FONT_KEY]) == 6
+
+
+def test_min_font_size_ignores_hidden_and_empty_text():
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots()
+    ax.set_xticks([])
+    ax.set_yticks([])
+    ax.text(0.5, 0.5, "", fontsize=3)
+    hidden = ax.text(0.5, 0.5, "hidden", fontsize=4)
+    hidden.set_visible(False)
+    ax.set_title("title", fontsize=12)
+    assert plotting.min_font_size(fig) == 12
+
+
+def test_figures_display_through_the_book_formatter_in_ipython():
+    """Inside IPython (Jupyter, Colab) a figure is shown as the book's PNG, at its size."""
+    import base64
+
+    import matplotlib.pyplot as plt
+    from IPython.core.interactiveshell import InteractiveShell
+
+    shell = InteractiveShell.instance()
+    try:
+        plotting.use_book_style()
+        fig, ax = plt.subplots(figsize=(4, 2))
+        ax.plot([0, 1])
+        data, metadata = shell.display_formatter.format(fig)
+        info = _png_info(base64.b64decode(data["image/png"]))
+        assert plotting.PNG_FONT_KEY in info
+        assert metadata["image/png"]["width"] == round(info["size"][0] / 2)
+    finally:
+        InteractiveShell.clear_instance()
+
+
+def test_grids_fit_the_column_and_signed_panels_share_one_scale():
+    rng = np.random.default_rng(0)
+    filters = [rng.normal(size=(5, 5)) * s for s in (1, 2, 3)]
+    fig = plotting.show_images(filters, ["a", "b", "c"])
+    assert fig.get_figwidth() <= plotting.COLUMN_WIDTH
+    images = [ax.images[0] for ax in fig.axes if ax.images]
+    lim = max(np.abs(f).max() for f in filters)
+    assert all(im.norm.vmin == -lim and im.norm.vmax == lim for im in images)
+    assert all(im.get_cmap().name == plotting.SIGNED_CMAP for im in images)
+    assert len(fig.axes) == 4                          # three panels and one colour bar
+    fig = plotting.show_images(filters, share_scale=False)
+    assert len(fig.axes) == 6                          # one bar each
+    assert [ax.images[0].norm.vmax for ax in fig.axes[:3]] == pytest.approx(
+        [np.abs(f).max() for f in filters])
+    fig = plotting.show_images(rng.integers(0, 255, (16, 28, 28)).astype(np.uint8), ncols=8)
+    assert fig.get_figwidth() <= plotting.COLUMN_WIDTH and len(fig.axes) == 16  # no bar for pictures
