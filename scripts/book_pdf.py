@@ -5,8 +5,8 @@ Every page of ``_toc.yml`` is opened, in order, in a headless Chromium (Debian's
 one) from a server on 127.0.0.1, with every figure loaded and every formula typeset by the
 book's own MathJax, and printed with the theme's print style (no sidebars or buttons). The
 pages are joined with pypdf into one file with a bookmark per page. Exercise pages keep their
-tasks and checks; the solution cells (code and outputs) are left out, so the PDF can be
-handed to students.
+tasks, starter code and check calls; the solution cells and all outputs (the checks'
+messages confirm the answers) are left out, so the PDF can be handed to students.
 
     bash scripts/book.sh pdf                      # builds the HTML first, then this
     .venv/bin/python scripts/book_pdf.py [--html _build/html] [--output _build/pdf/cnn-book.pdf]
@@ -45,16 +45,20 @@ _READY = """async () => {
     await document.fonts.ready;
 }"""
 
-# Print-only style: no solution cells, no "show/hide" buttons, figures kept whole.
+# Print-only style: no "show/hide" buttons and no code the page hides (a figure's drawing
+# code), figures kept whole.
 _PRINT_CSS = """
 @page { size: A4; margin: 16mm 14mm 18mm 14mm; }
-div.cell.tag_hide-input, div.cell.tag_remove-input { display: none !important; }
-button.toggle-button, .toggle-button, summary { display: none !important; }
-details.hide { display: block !important; }
+details.hide.above-input, details.hide.below-input, button.toggle-button { display: none !important; }
 figure, img, .cell_output .text_html pre { break-inside: avoid; }
 .bd-article-container, .bd-main .bd-content { max-width: 100% !important; }
 .bd-article section > * { max-width: none !important; }
 div.cell_output pre, div.highlight pre { white-space: pre-wrap !important; }
+"""
+# On exercise pages, for a PDF that can be handed to students: no solution cells (tagged
+# hide-input), and no outputs (the checks' messages confirm the answers).
+_EXERCISE_CSS = """
+div.cell.tag_hide-input, div.cell_output { display: none !important; }
 """
 
 
@@ -114,6 +118,8 @@ def print_pages(html: Path, workdir: Path) -> list[tuple[str, Path]]:
             t0 = time.perf_counter()
             page.goto(f"{base}/{docname}.html", wait_until="load")
             page.add_style_tag(content=_PRINT_CSS)
+            if docname.startswith("exercises/"):
+                page.add_style_tag(content=_EXERCISE_CSS)
             page.emulate_media(media="print")
             page.evaluate(_READY)
             title = page.eval_on_selector("article h1", "h => h.textContent")

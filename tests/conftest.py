@@ -46,6 +46,12 @@ def offline_data_dir() -> Path | None:
     return guess if guess.is_dir() else None
 
 
+# The kernels that execute notebooks inherit the environment: found here, the offline copy
+# is what they load too (without it, they download the data with Keras).
+if offline_data_dir() is not None:
+    os.environ.setdefault("CNN_HELPERS_DATA", str(offline_data_dir()))
+
+
 def build_book(path_output: Path, *extra: str) -> Path:
     """``jupyter-book build`` with warnings as errors into ``path_output/_build/html``; the
     build time is printed (the issue asks for under 60 s with execution off)."""

@@ -284,3 +284,57 @@ def test_sources_are_cited_by_name_and_linked(site):
     assert len(set(hashed.findall(sources))) == 5        # each file name once, on its page
     chapter = (html / "chapters" / "02_stride_and_padding.html").read_text(encoding="utf-8")
     assert re.search(r'href="\.\./sources\.html#src-lecture-notes"', chapter)
+
+
+def test_the_whole_book_prints_to_one_pdf(site, tmp_path):
+    """``scripts/book_pdf.py`` (what ``bash scripts/book.sh pdf`` runs after the build) on
+    the built site: every page's title in the text, the figures embedded, the formulas
+    typeset (no TeX source left), no solution code."""
+    import subprocess
+    import sys
+    import time
+
+    from pypdf import PdfReader
+
+    from conftest import REPO
+
+    output = tmp_path / "cnn-book.pdf"
+    t0 = time.perf_counter()
+    proc = subprocess.run([sys.executable, str(REPO / "scripts" / "book_pdf.py"), "--html",
+                           str(site[1]), "--output", str(output)],
+                          capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    print(f"PDF printed in {time.perf_counter() - t0:.0f} s: {proc.stdout.splitlines()[-1]}")
+    reader = PdfReader(str(output))
+    text = "\n".join(page.extract_text() for page in reader.pages)
+    flat = re.sub(r"\s+", " ", text)
+    html = site[1]
+    for page_name in PAGES:
+        title = re.search(r"<h1>(.*?)<a class=\"headerlink\"",
+                          (html / f"{page_name}.html").read_text(encoding="utf-8"), re.S)
+        assert title, page_name
+        words = re.sub(r"<[^>]+>", "", title.group(1)).replace("’", "'").split()
+        assert " ".join(words[:3]) in flat.replace("’", "'"), f"{page_name}: {words} not in the PDF"
+    assert [item.title for item in reader.outline][:2] == [
+        "Convolutional Neural Networks: an executable book", "1. Convolution"]
+
+    def images(resources, seen) -> int:
+        found = 0
+        for obj in ((resources or {}).get("/XObject") or {}).values():
+            obj = obj.get_object()
+            if id(obj) in seen:
+                continue
+            seen.add(id(obj))
+            if obj.get("/Subtype") == "/Image":
+                found += 1
+            elif obj.get("/Subtype") == "/Form":
+                found += images(obj.get("/Resources"), seen)
+        return found
+
+    seen: set[int] = set()
+    embedded = sum(images(page.get("/Resources"), seen) for page in reader.pages)
+    figures = sum(len(re.findall(r'<img[^>]+src="\.\./_images/',
+                                 (html / f"{p}.html").read_text(encoding="utf-8"))) for p in CHAPTERS)
+    assert embedded >= figures, f"{embedded} images in the PDF, the chapters show {figures}"
+    assert not re.search(r"\\frac|\\begin\{|\\left|\$\$|\\\(", text), "TeX source in the PDF"
+    assert "BEGIN SOLUTION" not in text and "[PASS]" not in text
