@@ -82,14 +82,13 @@ def install_kernelspec(prefix: str | os.PathLike[str] | None = None) -> Path:
     descriptor 2; ipykernel would copy them into the notebook under the first cell that
     imports it. Returns the kernel.json written.
     """
+    from ipykernel.kernelspec import get_kernel_dict
+
     folder = Path(prefix or sys.prefix) / "share" / "jupyter" / "kernels" / "python3"
     folder.mkdir(parents=True, exist_ok=True)
-    spec = {
-        "argv": ["python", "-m", "ipykernel_launcher", _QUIET_FLAG, "-f", "{connection_file}"],
-        "display_name": "Python 3 (ipykernel)",
-        "language": "python",
-        "metadata": {"debugger": True},
-    }
+    spec = get_kernel_dict()          # ipykernel's own spec, with one more flag
+    argv = [arg for arg in spec["argv"] if arg != _QUIET_FLAG]
+    spec["argv"] = ["python", *argv[1:argv.index("-f")], _QUIET_FLAG, *argv[argv.index("-f"):]]
     path = folder / "kernel.json"
     path.write_text(json.dumps(spec, indent=1) + "\n", encoding="utf-8")
     return path

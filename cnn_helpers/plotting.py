@@ -241,7 +241,8 @@ def show_images(images: Sequence[np.ndarray] | np.ndarray, titles: Sequence[str]
     one_bar = bars and share_scale
     bar_room = 1.0 if one_bar else 0.0    # the bar and its tick labels
     size = size or min(1.8, (COLUMN_WIDTH - bar_room) / ncols)
-    title_room = 0.3 if titles is not None else 0.0
+    lines = max((str(t).count("\n") + 1 for t in titles), default=1) if titles is not None else 0
+    title_room = 0.14 + 0.16 * lines if lines else 0.0     # inches of title above each row
     fig, axes = plt.subplots(nrows, ncols, squeeze=False, figsize=(
         size * ncols + bar_room, (size + title_room) * nrows + (0.4 if suptitle else 0.0)))
     shared = None
@@ -286,8 +287,9 @@ def show_feature_maps(maps: np.ndarray, titles: Sequence[str] | None = None, *, 
 
 def show_matrix(a: np.ndarray, *, ax: Axes | None = None, fmt: str = "{:g}", cmap: str | None = None,
                 title: str | None = None, fontsize: float | None = None,
-                highlight: tuple[int, int, int, int] | None = None, cell: float = 0.45,
-                nan_text: str = "nan") -> Axes:
+                highlight: tuple[int, int, int, int] | None = None,
+                highlight_color: str = "#d62728", cell: float = 0.45, nan_text: str = "nan",
+                signed: bool | None = None) -> Axes:
     """Draw a small 2-D array as a grid of coloured cells with each value written in it.
 
     Args:
@@ -299,15 +301,20 @@ def show_matrix(a: np.ndarray, *, ax: Axes | None = None, fmt: str = "{:g}", cma
         fontsize: of the values (default: :data:`MIN_FONT_PT` up to 11, by cell count).
         highlight: ``(row, col, height, width)`` of a rectangle to outline, for example
             the receptive field of one output neuron.
+        highlight_color: the outline's colour (red by default; black on signed data,
+            where red cells would hide a red outline).
         cell: inches per cell when a new figure is made.
         nan_text: what to write in NaN cells (e.g. ``"pad"`` for padding that pooling ignores).
+        signed: draw on the zero-centred signed scale (default: when there are negative
+            values), so that matrices of the same kind (gradients, weights) share a
+            colour meaning even when one of them happens to be all positive.
     """
     m = np.asarray(a)
     if m.ndim != 2:
         raise ValueError(f"show_matrix expects a 2-D array, got shape {m.shape}")
     if ax is None:
         _, ax = plt.subplots(figsize=(max(1.5, cell * m.shape[1]), max(1.5, cell * m.shape[0])))
-    signed = _is_signed(m)
+    signed = _is_signed(m) if signed is None else signed
     if signed:
         lim = float(np.nanmax(np.abs(m))) or 1.0
         im = ax.imshow(m, cmap=cmap or SIGNED_CMAP, vmin=-lim, vmax=lim)
@@ -323,7 +330,8 @@ def show_matrix(a: np.ndarray, *, ax: Axes | None = None, fmt: str = "{:g}", cma
                 color="white" if dark else "black")
     if highlight is not None:
         r, c, h, w = highlight
-        ax.add_patch(plt.Rectangle((c - 0.5, r - 0.5), w, h, fill=False, edgecolor="#d62728", lw=2.5))
+        ax.add_patch(plt.Rectangle((c - 0.5, r - 0.5), w, h, fill=False, edgecolor=highlight_color,
+                                   lw=2.5))
     ax.set_xticks([])
     ax.set_yticks([])
     if title:
@@ -332,7 +340,8 @@ def show_matrix(a: np.ndarray, *, ax: Axes | None = None, fmt: str = "{:g}", cma
 
 
 def plot_history(histories: dict[str, Any] | Any, metrics: Sequence[str] = ("loss", "accuracy"), *,
-                 size: tuple[float, float] | None = None, title: str | None = None) -> Figure:
+                 size: tuple[float, float] | None = None, title: str | None = None,
+                 legend: str = "each") -> Figure:
     """Learning curves: one panel per metric, training (solid) and validation (dashed).
 
     Args:
@@ -341,7 +350,12 @@ def plot_history(histories: dict[str, Any] | Any, metrics: Sequence[str] = ("los
         metrics: the metrics to draw; ``"val_" + metric`` is drawn too when present.
         size: ``(width, height)`` in inches of each panel (default: the panels share the
             column's width).
+        legend: ``"each"``, a legend in every panel, or ``"below"``, one legend for the
+            whole figure under the panels, a column per run (when several runs would
+            cover the curves).
     """
+    if legend not in ("each", "below"):
+        raise ValueError(f'legend must be "each" or "below", not {legend!r}')
     if hasattr(histories, "history") or (isinstance(histories, dict) and "loss" in histories):
         histories = {"": histories}
     runs = {label: getattr(h, "history", h) for label, h in histories.items()}
@@ -362,10 +376,15 @@ def plot_history(histories: dict[str, Any] | Any, metrics: Sequence[str] = ("los
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_ylabel(metric)
         ax.grid(alpha=0.3)
-        ax.legend()
+        if legend == "each":
+            ax.legend()
     if title:
         fig.suptitle(title)
     fig.tight_layout()
+    if legend == "below":
+        handles, labels = axes[0, 0].get_legend_handles_labels()
+        fig.legend(handles, labels, loc="upper center", ncol=max(1, len(runs)),
+                   frameon=False, bbox_to_anchor=(0.5, 0.0))
     return fig
 
 

@@ -164,6 +164,51 @@ def test_every_figure_has_a_caption(path):
     assert not missing, "figures without a caption in mystnb.figure: " + ", ".join(missing)
 
 
+def _script(name: str):
+    import importlib.util
+
+    if name not in sys.modules:          # registered first: its dataclasses need it
+        spec = importlib.util.spec_from_file_location(name, REPO / "scripts" / f"{name}.py")
+        sys.modules[name] = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(sys.modules[name])
+    return sys.modules[name]
+
+
+@pytest.mark.parametrize("path", WITH_OUTPUTS, ids=_id)
+def test_committed_figures_follow_the_book_style(path):
+    """Every committed figure is drawn with the book's style (at most the column's width,
+    text of at least plotting.MIN_FONT_PT), with a caption and alt text of its own:
+    ``scripts/figures.py``. A notebook whose full run predates the style
+    (``conftest.OWED_RERUNS``) is held to captions and alt text only until it is re-run."""
+    from conftest import owes_rerun
+
+    figures = _script("figures").figures(path)
+    old_run = owes_rerun(str(path.relative_to(REPO).with_suffix("")))
+    problems = []
+    for fig in figures:
+        found = fig.problems()
+        if old_run:
+            found = [p for p in found if "caption" in p or "alt text" in p]
+        problems += [f"cell {fig.cell}: {p}" for p in found]
+    assert not problems, "\n".join(problems)
+
+
+def test_the_kernelspec_keeps_compiled_output_out_of_notebooks(tmp_path):
+    """setup.sh writes the environment's python3 kernelspec: ipykernel's own, plus the flag
+    that leaves C-level output (TensorFlow's C++ logs) in the terminal."""
+    import json
+
+    path = notebooks.install_kernelspec(tmp_path)
+    spec = json.loads(path.read_text(encoding="utf-8"))
+    assert path == tmp_path / "share" / "jupyter" / "kernels" / "python3" / "kernel.json"
+    assert spec["argv"] == ["python", "-m", "ipykernel_launcher",
+                            "--IPKernelApp.capture_fd_output=False", "-f", "{connection_file}"]
+    assert spec["language"] == "python" and "supported_encryption" in spec["metadata"]
+    notebooks.install_kernelspec(tmp_path)                      # again: the flag stays single
+    assert json.loads(path.read_text(encoding="utf-8"))["argv"].count(
+        "--IPKernelApp.capture_fd_output=False") == 1
+
+
 def test_every_chapter_and_exercise_is_in_the_table_of_contents():
     toc = (REPO / "_toc.yml").read_text(encoding="utf-8")
     pages = [f"chapters/{p.stem}" for p in CHAPTERS] + [f"exercises/solutions/{p.stem}" for p in SOLUTIONS]
@@ -274,9 +319,10 @@ def test_executes_end_to_end_at_smoke_size(path, tmp_path):
 @pytest.mark.parametrize("path", CHAPTERS, ids=_id)
 def test_checked_cells_match_committed_outputs(path, tmp_path):
     """nbval re-runs the chapter at smoke size and compares the cells tagged nbval-check-output."""
+    from papermill.iorw import load_notebook_node
     from papermill.parameterize import parameterize_notebook
 
-    nb = nbformat.read(path, as_version=4)
+    nb = load_notebook_node(str(path))      # as papermill reads it: every cell has tags
     checked = [c for c in nb.cells if "nbval-check-output" in c.metadata.get("tags", [])]
     assert checked, "a chapter should have cells whose printed numbers nbval checks"
     # The copy keeps the committed outputs; papermill injects the smoke parameters after

@@ -176,3 +176,21 @@ def test_grids_fit_the_column_and_signed_panels_share_one_scale():
         [np.abs(f).max() for f in filters])
     fig = plotting.show_images(rng.integers(0, 255, (16, 28, 28)).astype(np.uint8), ncols=8)
     assert fig.get_figwidth() <= plotting.COLUMN_WIDTH and len(fig.axes) == 16  # no bar for pictures
+
+
+def test_plot_history_one_legend_below_the_panels():
+    h = {"loss": [1.0, 0.5], "val_loss": [1.1, 0.7]}
+    fig = plotting.plot_history({"a": h, "b": h}, metrics=("loss",), legend="below")
+    assert fig.axes[0].get_legend() is None
+    assert [t.get_text() for t in fig.legends[0].get_texts()] == [
+        "a train", "a validation", "b train", "b validation"]
+    with pytest.raises(ValueError, match="legend must be"):
+        plotting.plot_history(h, legend="left")
+
+
+def test_show_matrix_can_force_the_signed_scale_and_colour_the_outline():
+    ax = plotting.show_matrix(np.array([[1, 2], [3, 4]]), signed=True, highlight=(0, 0, 1, 1),
+                              highlight_color="k")
+    im = ax.images[0]
+    assert (im.norm.vmin, im.norm.vmax) == (-4, 4) and im.get_cmap().name == plotting.SIGNED_CMAP
+    assert ax.patches[0].get_edgecolor()[:3] == (0, 0, 0)
