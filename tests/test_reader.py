@@ -66,6 +66,7 @@ _LAYOUT = """() => {
     if (article) {
         const right = article.getBoundingClientRect().right;
         for (const el of article.querySelectorAll('*')) {
+            if (el.closest('mjx-assistive-mml')) continue;      // for screen readers, clipped
             const r = el.getBoundingClientRect();
             if (r.width === 0 || r.right <= right + 2) continue;
             let a = el.parentElement, inside = false;
