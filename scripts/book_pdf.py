@@ -32,8 +32,8 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 
 # Wait until MathJax has typeset the page and every image has loaded (the theme loads
-# images lazily, which print would leave blank).
-_READY = """async () => {
+# images lazily, which print would leave blank). The browser tests wait the same way.
+READY = """async () => {
     document.querySelectorAll('img').forEach(img => { img.loading = 'eager'; });
     if (window.MathJax && MathJax.startup && MathJax.startup.promise) {
         await MathJax.startup.promise;
@@ -121,7 +121,7 @@ def print_pages(html: Path, workdir: Path) -> list[tuple[str, Path]]:
             if docname.startswith("exercises/"):
                 page.add_style_tag(content=_EXERCISE_CSS)
             page.emulate_media(media="print")
-            page.evaluate(_READY)
+            page.evaluate(READY)
             title = page.eval_on_selector("article h1", "h => h.textContent")
             title = title.replace("#", "").strip()
             out = workdir / f"{i:02d}.pdf"

@@ -12,7 +12,10 @@ from urllib.parse import urlsplit
 
 import yaml
 
-from conftest import REPO
+from conftest import REPO, load_script
+
+# A page as a reader finally sees it: every image loaded, every formula typeset.
+READY = load_script("book_pdf").READY
 
 SCREENSHOTS = REPO / "_build" / "screenshots"
 # Debian's Chromium (scripts/setup.sh installs it), or the browser named by $CHROMIUM.

@@ -37,6 +37,17 @@ def owes_rerun(docname: str) -> bool:
     return meta.get("cnn_book", {}).get("last_run", {}).get("date") == date
 
 
+def load_script(name: str):
+    """``scripts/<name>.py`` as a module (registered first, so that its dataclasses work)."""
+    import importlib.util
+
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, REPO / "scripts" / f"{name}.py")
+        sys.modules[name] = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(sys.modules[name])
+    return sys.modules[name]
+
+
 def offline_data_dir() -> Path | None:
     """The offline data folder: $CNN_HELPERS_DATA, else ../shared/datasets beside the repo."""
     value = os.environ.get("CNN_HELPERS_DATA")

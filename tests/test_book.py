@@ -80,7 +80,8 @@ def test_chapter_figures_are_numbered_and_captioned(built):
         html = page.read_text(encoding="utf-8")
         chapter = int(re.match(r"(\d+)_", page.stem).group(1))
         images = re.findall(r'<img[^>]+src="\.\./_images/', html)
-        figures = re.findall(r'<figure[^>]*>\s*<img[^>]+src="\.\./_images/[^>]*>\s*<figcaption>\s*'
+        figures = re.findall(r'<figure[^>]*>\s*(?:<a [^>]*>)?<img[^>]+src="\.\./_images/[^>]*>\s*'
+                             r'(?:</a>\s*)?<figcaption>\s*'
                              r'<p><span class="caption-number">Figure (\d+)\.(\d+) </span>'
                              r'<span class="caption-text">(.*?)</span>(?:<a class="headerlink"|</p>)', html, re.S)
         assert images and len(figures) == len(images), \

@@ -19,18 +19,9 @@ import pytest
 import yaml
 
 from browser_support import PAGES
-from conftest import REPO
+from conftest import REPO, load_script
 
 pytestmark = pytest.mark.browser
-
-
-def _colab_cell():
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("colab_cell", REPO / "scripts" / "colab_cell.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 _TYPESET = """async () => {
@@ -107,7 +98,8 @@ def test_notebook_page_launches_colab_and_offers_the_ipynb(page_name, visit):
     hrefs = page.eval_on_selector_all(".dropdown-launch-buttons a[href]", "els => els.map(e => e.href)")
     expected = f"{colab}{page_name}.ipynb"
     assert expected in hrefs, f"Colab link should be {expected}, the page has {hrefs}"
-    assert expected == _colab_cell().colab_url(_colab_cell().repository(), f"{page_name}.ipynb")
+    colab_cell = load_script("colab_cell")
+    assert expected == colab_cell.colab_url(colab_cell.repository(), f"{page_name}.ipynb")
     if page_name.startswith("exercises/solutions/"):        # and the student notebook
         student = f"{colab}exercises/{Path(page_name).name}.ipynb"
         assert student in hrefs, hrefs

@@ -22,7 +22,7 @@ import pytest
 
 from cnn_helpers import notebooks
 
-from conftest import REPO
+from conftest import REPO, load_script
 
 CHAPTERS = sorted((REPO / "chapters").glob("*.ipynb"))
 EXERCISES = sorted((REPO / "exercises").glob("*.ipynb"))
@@ -164,16 +164,6 @@ def test_every_figure_has_a_caption(path):
     assert not missing, "figures without a caption in mystnb.figure: " + ", ".join(missing)
 
 
-def _script(name: str):
-    import importlib.util
-
-    if name not in sys.modules:          # registered first: its dataclasses need it
-        spec = importlib.util.spec_from_file_location(name, REPO / "scripts" / f"{name}.py")
-        sys.modules[name] = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(sys.modules[name])
-    return sys.modules[name]
-
-
 @pytest.mark.parametrize("path", WITH_OUTPUTS, ids=_id)
 def test_committed_figures_follow_the_book_style(path):
     """Every committed figure is drawn with the book's style (at most the column's width,
@@ -182,7 +172,7 @@ def test_committed_figures_follow_the_book_style(path):
     (``conftest.OWED_RERUNS``) is held to captions and alt text only until it is re-run."""
     from conftest import owes_rerun
 
-    figures = _script("figures").figures(path)
+    figures = load_script("figures").figures(path)
     old_run = owes_rerun(str(path.relative_to(REPO).with_suffix("")))
     problems = []
     for fig in figures:
@@ -219,19 +209,9 @@ def test_every_chapter_and_exercise_is_in_the_table_of_contents():
 # --------------------------------------------------------------------------- the Colab set-up cell
 
 
-def _colab_cell():
-    """scripts/colab_cell.py, which writes every notebook's first cell from _config.yml."""
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("colab_cell", REPO / "scripts" / "colab_cell.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.mark.parametrize("path", ALL, ids=_id)
 def test_first_cell_is_the_colab_setup_of_config(path):
-    colab = _colab_cell()
+    colab = load_script("colab_cell")
     nb = nbformat.read(path, as_version=4)
     first = nb.cells[0]
     fix = f"run: python scripts/colab_cell.py {_id(path)}"
@@ -245,7 +225,7 @@ def test_first_cell_is_the_colab_setup_of_config(path):
 
 
 def test_colab_cell_does_nothing_where_cnn_helpers_imports(capsys, monkeypatch):
-    colab = _colab_cell()
+    colab = load_script("colab_cell")
     source = colab.cell_source(colab.repository())
     calls = []
     monkeypatch.setattr(subprocess, "run", lambda *a, **k: calls.append(a))
@@ -258,7 +238,7 @@ def test_colab_cell_installs_from_the_repository_only_on_colab(capsys, monkeypat
 
     import cnn_helpers
 
-    colab = _colab_cell()
+    colab = load_script("colab_cell")
     repo = colab.repository()
     source = compile(colab.cell_source(repo), "colab-cell", "exec")
     monkeypatch.setitem(sys.modules, "cnn_helpers", None)     # import cnn_helpers -> ImportError
@@ -279,7 +259,7 @@ def test_colab_cell_installs_from_the_repository_only_on_colab(capsys, monkeypat
 
 
 def test_colab_links_and_pip_spec_follow_config(tmp_path):
-    colab = _colab_cell()
+    colab = load_script("colab_cell")
     config = tmp_path / "_config.yml"
     config.write_text("repository:\n  url: https://github.com/someone/fork/\n"
                       "  path_to_book: book\n  branch: dev\n", encoding="utf-8")
