@@ -32,11 +32,14 @@ run_stage() {  # name, pytest args...
     echo "stage $name: ${d} s"
 }
 
-run_stage unit -m "not notebooks and not book and not browser and not jupyter"
-run_stage notebooks -m notebooks -n 2
-run_stage book -m book -s          # -s: shows the measured book build time
-run_stage browser -m browser -s    # screenshots of every page: _build/screenshots/
-run_stage jupyter -m jupyter -s
+# --durations: the slowest tests of each stage, to see where the time goes.
+run_stage unit -m "not notebooks and not book and not browser and not jupyter" -n 2 --durations=10
+run_stage notebooks -m notebooks -n 2 --durations=20
+# The book is built once (by whichever worker comes first) into _build/html; the checks of
+# its files and the browser tests (screenshots: _build/screenshots/) share it; the tests of
+# one width share a worker (their xdist group), so each width is surveyed once.
+run_stage book -m "book or browser" -n 2 --dist loadgroup --durations=20
+run_stage jupyter -m jupyter -s --durations=10
 
 echo; echo "stage times: ${times[*]}; total $(( $(date +%s) - t0 )) s"
 exit $status

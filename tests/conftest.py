@@ -105,8 +105,33 @@ def _close_figures():
 
 
 @pytest.fixture(scope="session")
-def site():
-    """Build the book into _build/html (warnings as errors) and serve it on 127.0.0.1."""
+def built_site(request, tmp_path_factory) -> tuple[Path, float | None]:
+    """The book built once per test run into ``_build/html`` (``--all``, warnings as errors):
+    its folder and the build's seconds. Under pytest-xdist the first worker builds it while
+    the others wait on a lock, and all of them serve the same files."""
+    import fcntl
+    import json
+
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if worker is None:
+        t0 = time.perf_counter()
+        html = build_book(REPO, "--all")
+        return html, time.perf_counter() - t0
+    shared = tmp_path_factory.getbasetemp().parent        # the same for every worker of a run
+    record = shared / "book-built.json"
+    with open(shared / "book-build.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not record.exists():
+            t0 = time.perf_counter()
+            html = build_book(REPO, "--all")
+            record.write_text(json.dumps({"html": str(html), "seconds": time.perf_counter() - t0}))
+        built = json.loads(record.read_text())
+    return Path(built["html"]), built["seconds"]
+
+
+@pytest.fixture(scope="session")
+def site(built_site):
+    """The built book served on 127.0.0.1: (its address, its folder)."""
     import functools
     import http.server
     import threading
@@ -116,9 +141,7 @@ def site():
     if not Path(CHROMIUM).exists():
         pytest.fail(f"no Chromium at {CHROMIUM}: run bash scripts/setup.sh (apt-get install "
                     "chromium) or set CHROMIUM=/path/to/chromium")
-    t0 = time.perf_counter()
-    html = build_book(REPO, "--all")
-    print(f"browser tests: book built in {time.perf_counter() - t0:.1f} s")
+    html = built_site[0]
 
     class Quiet(http.server.SimpleHTTPRequestHandler):
         def log_message(self, *args):  # keep pytest's output clean
@@ -161,3 +184,29 @@ def visit(browser, site):
     v = Visit(browser, site[0])
     yield v
     v.close()
+
+
+# --------------------------------------------------------------------------- test order
+
+# The slowest notebook tests, slowest first (from the durations that scripts/test.sh prints
+# on a 2-core machine). Starting them first lets the two workers of the notebooks stage
+# finish together instead of one of them waiting on a long last test.
+SLOW_FIRST = (
+    "test_runs_at_smoke_size_and_checked_cells_match[chapters/08_cifar10.ipynb]",
+    "test_blank_starters_score_zero_without_crashing",
+    "test_reference_solutions_get_full_marks[08_cifar10]",
+    "test_runs_at_smoke_size_and_checked_cells_match[chapters/07_mnist.ipynb]",
+    "test_runs_at_smoke_size_and_checked_cells_match[chapters/06_regularization.ipynb]",
+    "test_time_to_accuracy_smoke_run",
+    "test_broken_tasks_do_not_hide_the_others",
+    "test_reference_solutions_get_full_marks[06_regularization]",
+    "test_reference_solutions_get_full_marks[07_mnist]",
+    "test_reference_solutions_get_full_marks[05_anatomy]",
+    "test_runs_at_smoke_size_and_checked_cells_match[chapters/05_anatomy.ipynb]",
+    "test_time_to_accuracy_cifar10_smoke_run",
+)
+
+
+def pytest_collection_modifyitems(config, items):
+    rank = {name: i for i, name in enumerate(SLOW_FIRST)}
+    items.sort(key=lambda item: rank.get(item.name, len(rank)))   # stable: the rest keep their order

@@ -15,8 +15,8 @@ pytestmark = pytest.mark.notebooks      # it trains: run with the slow stage
 
 def test_time_to_accuracy_smoke_run(tmp_path):
     cmd = [sys.executable, str(REPO / "benchmarks" / "time_to_accuracy.py"), "--recipes", "tutorial",
-           "book", "--n-train", "600", "--max-epochs", "2", "--thresholds", "0.5", "0.999",
-           "--output-dir", str(tmp_path)]
+           "book", "--n-train", "600", "--n-test", "500", "--max-epochs", "2",
+           "--thresholds", "0.5", "0.999", "--output-dir", str(tmp_path)]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     [path] = tmp_path.glob("mnist_*_smoke.json")

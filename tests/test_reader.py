@@ -128,11 +128,17 @@ def _open(browser, site, page_name: str, width: int) -> Visit:
 
 
 @pytest.fixture(scope="module")
-def survey(browser, site, shots) -> dict[tuple[str, int], dict]:
-    """Every page at every width, opened once: what is cut off, and on chapter pages the
-    figures as shown and the prose line lengths. Screenshots of chapters 2 and 7."""
-    found = {}
-    for width in WIDTHS:
+def survey(browser, site, shots):
+    """``survey(width)``: every page at that width, opened once (on first use, then kept):
+    what is cut off, and on chapter pages the figures as shown and the prose line lengths;
+    screenshots of chapters 2 and 7. The tests of one width share an xdist group, so that
+    a parallel run surveys each width on one worker only."""
+    found: dict[int, dict[str, dict]] = {}
+
+    def at(width: int) -> dict[str, dict]:
+        if width in found:
+            return found[width]
+        pages = {}
         visit = Visit(browser, site[0], width=width)
         try:
             for page_name in PAGES:
@@ -145,19 +151,28 @@ def survey(browser, site, shots) -> dict[tuple[str, int], dict]:
                         result["lines"] = page.evaluate(_LINE_LENGTHS)
                 if page_name in SHOWN:
                     page.screenshot(path=str(shots / f"{page_name.replace('/', '__')}__{width}.png"))
-                found[page_name, width] = result
+                pages[page_name] = result
             # leaving a page cancels what it was still loading (its favicon): not a problem
             problems = [p for p in visit.problems if "net::ERR_ABORTED" not in p]
             assert not problems, "\n".join(problems)
         finally:
             visit.close()
-    return found
+        found[width] = pages
+        return pages
+
+    return at
 
 
-@pytest.mark.parametrize("width", WIDTHS)
+def _by_width(widths):
+    """Parametrize over ``widths``, each in the xdist group of its survey."""
+    return pytest.mark.parametrize("width", [pytest.param(w, marks=pytest.mark.xdist_group(f"survey-{w}"))
+                                             for w in widths])
+
+
+@_by_width(WIDTHS)
 def test_nothing_is_cut_off_at_the_right(width, survey):
     problems = [f"{page_name} at {width} px: {problem}" for page_name in PAGES
-                for problem in survey[page_name, width]["layout"]]
+                for problem in survey(width)[page_name]["layout"]]
     assert not problems, "\n".join(problems)
 
 
@@ -195,11 +210,11 @@ def test_the_sidebars_open_and_close(width, browser, site):
         visit.close()
 
 
-@pytest.mark.parametrize("width", DESKTOP)
+@_by_width(DESKTOP)
 def test_prose_lines_are_60_to_80_characters(width, survey):
     problems = []
     for page_name in CHAPTERS:
-        lengths = survey[page_name, width]["lines"]
+        lengths = survey(width)[page_name]["lines"]
         assert len(lengths) > 20, f"{page_name}: too few prose lines measured ({len(lengths)})"
         median = statistics.median(lengths)
         if not 60 <= median <= 80 or max(lengths) > 82:
@@ -216,11 +231,11 @@ def _png_font(path: Path) -> tuple[float | None, int | None]:
     return (None if font in (None, "none") else float(font)), (int(dpi) if dpi else None)
 
 
-@pytest.mark.parametrize("width", NARROW)
+@_by_width(NARROW)
 def test_figures_shrink_on_narrow_screens_without_distortion(width, survey):
     problems = []
     for page_name in CHAPTERS:
-        for fig in survey[page_name, width]["figures"]:
+        for fig in survey(width)[page_name]["figures"]:
             if fig["shown"] > width:
                 problems.append(f"{page_name}: {fig['src']} is {fig['shown']:.0f} px wide")
             ratio = (fig["shownHeight"] / fig["shown"]) / (fig["naturalHeight"] / fig["natural"])
@@ -229,11 +244,12 @@ def test_figures_shrink_on_narrow_screens_without_distortion(width, survey):
     assert not problems, "\n".join(problems)
 
 
+@pytest.mark.xdist_group("survey-1366")
 def test_figure_text_is_readable_and_every_figure_has_alt_text(site, survey):
     html = site[1]
     problems, measured = [], []
     for page_name in CHAPTERS:
-        figures = survey[page_name, 1366]["figures"]
+        figures = survey(1366)[page_name]["figures"]
         assert figures, f"{page_name} shows no figure"
         old_rules = owes_rerun(page_name)
         for fig in figures:
