@@ -166,6 +166,9 @@ def execute(path: str | os.PathLike[str], output: str | os.PathLike[str],
     params = dict(parameters or {})
     extra = {"allow_errors": True, "interrupt_on_timeout": True} if keep_going else {}
     t0 = time.perf_counter()
+    # No one moves a slider in these runs: animations show at their defaults (animate.explore).
+    old_static = os.environ.get("CNN_BOOK_STATIC_ANIMATIONS")
+    os.environ["CNN_BOOK_STATIC_ANIMATIONS"] = "1"
     with quiet_kernels():
         try:
             papermill.execute_notebook(
@@ -176,6 +179,11 @@ def execute(path: str | os.PathLike[str], output: str | os.PathLike[str],
         except papermill.PapermillExecutionError:
             if not keep_going:
                 raise
+        finally:
+            if old_static is None:
+                os.environ.pop("CNN_BOOK_STATIC_ANIMATIONS", None)
+            else:
+                os.environ["CNN_BOOK_STATIC_ANIMATIONS"] = old_static
     seconds = time.perf_counter() - t0
     _record_run(dst, seconds, params, mode)
     return seconds

@@ -41,7 +41,9 @@ __all__ = [
     "dense_params",
     "depthwise_conv2d",
     "depthwise_params",
+    "dilated_size",
     "global_pool2d",
+    "im2col",
     "layer_geometry",
     "pad2d",
     "pool2d",
@@ -163,14 +165,16 @@ def _resolve_padding(sizes: Sequence[int], kernel: Sequence[int], strides: Seque
 
 
 def conv_output_size(input_size: int, kernel_size: int, stride: int = 1,
-                     padding: int | str | Sequence[int] = 0) -> int:
+                     padding: int | str | Sequence[int] = 0, dilation: int = 1) -> int:
     """Length of a convolution's (or pooling's) output along one axis.
 
     ``O = floor((I + P_before + P_after - F) / S) + 1``; with the symmetric padding ``P`` of
     the lectures this is ``(I + 2P - F) / S + 1``. ``padding`` may be an int ``P``, a pair
     ``(before, after)``, ``"valid"`` (no padding) or ``"same"`` (Keras' rule, which gives
     ``ceil(I / S)``). When the stride does not divide evenly, the last positions that would
-    overhang the input are dropped (the floor), as Keras does.
+    overhang the input are dropped (the floor), as Keras does. A ``dilation`` ``d`` spreads
+    the kernel's taps ``d`` apart: it covers ``d (F - 1) + 1`` inputs, and that span takes
+    the place of ``F`` in the formula.
 
     >>> conv_output_size(28, 5)          # the lectures' 28x28 input, 5x5 field
     24
@@ -178,9 +182,11 @@ def conv_output_size(input_size: int, kernel_size: int, stride: int = 1,
     13
     >>> conv_output_size(5, 3, stride=2, padding=1)
     3
+    >>> conv_output_size(7, 3, dilation=2)   # the 3 taps span 5 inputs
+    3
     """
     i = _positive_int(input_size, "input_size")
-    f = _positive_int(kernel_size, "kernel_size")
+    f = dilated_size(kernel_size, dilation)
     s = _positive_int(stride, "stride")
     if isinstance(padding, str) or _is_int(padding):
         (before, after), = _resolve_padding([i], [f], [s], padding)  # type: ignore[arg-type]
@@ -193,6 +199,11 @@ def conv_output_size(input_size: int, kernel_size: int, stride: int = 1,
             f"({before}, {after}): the padded input ({span}) must be at least as large as the kernel"
         )
     return (span - f) // s + 1
+
+
+def dilated_size(kernel_size: int, dilation: int = 1) -> int:
+    """How many inputs a kernel of ``kernel_size`` taps, ``dilation`` apart, spans: ``d (F - 1) + 1``."""
+    return _positive_int(dilation, "dilation") * (_positive_int(kernel_size, "kernel_size") - 1) + 1
 
 
 def pad2d(x: np.ndarray, padding: Padding, kernel_size: int | Sequence[int] = 1,
@@ -228,13 +239,15 @@ def _batch(x: np.ndarray, nd: int, op: str) -> tuple[np.ndarray, bool]:
 
 
 def _windows(x: np.ndarray, kernel: Sequence[int], strides: Sequence[int], padding: Padding,
-             op: str, fill: float = 0.0) -> np.ndarray:
+             op: str, fill: float = 0.0, dilation: Sequence[int] | None = None) -> np.ndarray:
     """All receptive fields of a batch ``x`` ``(N, *spatial, C)``.
 
     Returns ``(N, *out_spatial, C, *kernel)``: for every output position, the window of the
-    (padded) input it sees.
+    (padded) input it sees (with a dilation, every ``d``-th input of a wider span).
     """
     nd = len(kernel)
+    dil = tuple(dilation) if dilation is not None else (1,) * nd
+    kernel = tuple(d * (f - 1) + 1 for f, d in zip(kernel, dil))   # the span each window covers
     sizes = x.shape[1:1 + nd]
     pads = _resolve_padding(sizes, kernel, strides, padding)
     for axis, (i, f, (a, b)) in enumerate(zip(sizes, kernel, pads)):
@@ -247,7 +260,8 @@ def _windows(x: np.ndarray, kernel: Sequence[int], strides: Sequence[int], paddi
             )
     padded = np.pad(x, [(0, 0), *pads, (0, 0)], constant_values=fill)
     windows = np.lib.stride_tricks.sliding_window_view(padded, tuple(kernel), axis=tuple(range(1, 1 + nd)))
-    return windows[(slice(None),) + tuple(slice(None, None, s) for s in strides)]
+    windows = windows[(slice(None),) + tuple(slice(None, None, s) for s in strides)]
+    return windows[(Ellipsis,) + tuple(slice(None, None, d) for d in dil)]
 
 
 def _check_bias(bias: object, n_out: int, op: str, kernel_shape: tuple[int, ...]) -> np.ndarray | None:
@@ -265,7 +279,7 @@ def _check_bias(bias: object, n_out: int, op: str, kernel_shape: tuple[int, ...]
 
 
 def _conv(x: np.ndarray, kernel: np.ndarray, bias: object, strides: object, padding: Padding,
-          nd: int, op: str) -> np.ndarray:
+          nd: int, op: str, dilation: object = 1) -> np.ndarray:
     """N-d convolution of float arrays; ``kernel`` is ``(*kernel_size, C_in, C_out)``."""
     if kernel.ndim != nd + 2:
         raise ValueError(f"{op}: kernel must be (*kernel_size, in_channels, filters) with "
@@ -278,7 +292,8 @@ def _conv(x: np.ndarray, kernel: np.ndarray, bias: object, strides: object, padd
             f"(kernel shape {kernel.shape} is ({_KERNEL_NAMES[nd]}, in_channels, filters))"
         )
     b = _check_bias(bias, m, op, kernel.shape)
-    win = _windows(xb, ksize, _ntuple(strides, nd, "strides"), padding, op)  # type: ignore[arg-type]
+    win = _windows(xb, ksize, _ntuple(strides, nd, "strides"), padding, op,  # type: ignore[arg-type]
+                   dilation=_ntuple(dilation, nd, "dilation_rate"))          # type: ignore[arg-type]
     sp, kk = _AXES[:nd], _KAXES[:nd]
     out = np.einsum(f"n{sp}c{kk},{kk}cm->n{sp}m", win, kernel, optimize=True)
     if b is not None:
@@ -290,7 +305,8 @@ def _conv(x: np.ndarray, kernel: np.ndarray, bias: object, strides: object, padd
 
 
 def conv2d(x: np.ndarray, kernel: np.ndarray, bias: np.ndarray | float | None = None, *,
-           strides: int | Sequence[int] = 1, padding: Padding = "valid") -> np.ndarray:
+           strides: int | Sequence[int] = 1, padding: Padding = "valid",
+           dilation_rate: int | Sequence[int] = 1) -> np.ndarray:
     """2-D convolution (cross-correlation) as ``keras.layers.Conv2D`` computes it.
 
     Output neuron ``(j, k)`` of filter ``m`` is
@@ -304,6 +320,8 @@ def conv2d(x: np.ndarray, kernel: np.ndarray, bias: np.ndarray | float | None = 
         strides: step of the window, an int or ``(S_h, S_w)``.
         padding: ``"valid"`` (none), ``"same"`` (Keras' rule), an int ``P``, a pair
             ``(P_h, P_w)`` or ``((top, bottom), (left, right))``.
+        dilation_rate: ``d`` (or ``(d_h, d_w)``): the kernel's taps sit ``d`` inputs apart, so
+            an ``F``-tap kernel spans ``d (F - 1) + 1`` inputs (``Conv2D(dilation_rate=d)``).
 
     Returns:
         float64 array: ``(H_o, W_o)`` for a 2-D kernel on a 2-D image, otherwise
@@ -327,8 +345,37 @@ def conv2d(x: np.ndarray, kernel: np.ndarray, bias: np.ndarray | float | None = 
         xs = xs[..., np.newaxis]
     if k.ndim == 2:
         k = k[..., np.newaxis, np.newaxis]
-    out = _conv(xs, k, bias, strides, padding, 2, "conv2d")
+    out = _conv(xs, k, bias, strides, padding, 2, "conv2d", dilation_rate)
     return out[..., 0] if squeeze else out
+
+
+def im2col(x: np.ndarray, kernel_size: int | Sequence[int], *, strides: int | Sequence[int] = 1,
+           padding: Padding = "valid", dilation_rate: int | Sequence[int] = 1) -> np.ndarray:
+    """Every window of an image as one row of a matrix ("image to columns").
+
+    ``x`` is ``(H, W)`` or ``(H, W, C)``. Row ``j * W_o + k`` holds the window of output
+    position ``(j, k)``, flattened in the kernel's order ``(F_h, F_w, C)``, so that a
+    convolution is one matrix product::
+
+        im2col(x, (F_h, F_w)) @ kernel.reshape(F_h * F_w * C, M)   # (H_o * W_o, M)
+        == conv2d(x, kernel).reshape(H_o * W_o, M)
+
+    That is how libraries turned convolution into the matrix multiplication that BLAS
+    and GPUs do fastest (at the cost of copying each input pixel into up to ``F_h F_w`` rows).
+
+    Returns:
+        ``(H_o * W_o, F_h * F_w * C)``.
+    """
+    xs = _as_float_array(x, "input x")
+    if xs.ndim == 2:
+        xs = xs[..., np.newaxis]
+    if xs.ndim != 3:
+        raise ValueError(f"im2col expects one image (H, W) or (H, W, C), got shape {xs.shape}")
+    fh, fw = _pair(kernel_size, "kernel_size")
+    win = _windows(xs[np.newaxis], (fh, fw), _pair(strides, "strides"), padding, "im2col",
+                   dilation=_pair(dilation_rate, "dilation_rate"))[0]      # (H_o, W_o, C, F_h, F_w)
+    h_o, w_o = win.shape[:2]
+    return win.transpose(0, 1, 3, 4, 2).reshape(h_o * w_o, -1)
 
 
 def conv1d(x: np.ndarray, kernel: np.ndarray, bias: np.ndarray | None = None, *,

@@ -63,6 +63,61 @@ def test_integer_padding_equals_zero_padding_layer(pad):
     np.testing.assert_array_equal(ops.pad2d(x, pad), padded)
 
 
+@pytest.mark.parametrize("dilation", [2, 3, (1, 2)])
+@pytest.mark.parametrize("padding", ["valid", "same", 2])
+def test_dilated_conv2d_matches_keras(dilation, padding):
+    x = RNG.normal(size=(2, 11, 12, 3)).astype("float32")
+    kernel = RNG.normal(size=(3, 3, 3, 4)).astype("float32")
+    bias = RNG.normal(size=(4,)).astype("float32")
+    if padding == 2:       # Keras has no integer padding: pad, then a "valid" layer
+        padded = np.pad(x, ((0, 0), (2, 2), (2, 2), (0, 0)))
+        layer = keras.layers.Conv2D(4, 3, dilation_rate=dilation, padding="valid")
+        layer.build(padded.shape)
+        layer.set_weights([kernel, bias])
+        expected = np.asarray(layer(padded))
+    else:
+        layer = keras.layers.Conv2D(4, 3, dilation_rate=dilation, padding=padding)
+        layer.build(x.shape)
+        layer.set_weights([kernel, bias])
+        expected = np.asarray(layer(x))
+    got = ops.conv2d(x, kernel, bias, padding=padding, dilation_rate=dilation)
+    assert got.shape == expected.shape
+    np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-4)
+    d = dilation if isinstance(dilation, int) else dilation[0]
+    assert ops.conv_output_size(11, 3, padding=padding, dilation=d) == expected.shape[1]
+
+
+def test_dilation_spreads_the_taps():
+    # a 3-tap kernel with dilation 2 reads inputs 0, 2 and 4 of a window that spans 5
+    x = np.arange(7.0)[np.newaxis, :]
+    assert ops.dilated_size(3, 2) == 5
+    np.testing.assert_array_equal(ops.conv2d(x, np.ones((1, 3)), dilation_rate=2)[0], [6, 9, 12])
+    assert ops.conv_output_size(7, 3, dilation=2) == 3
+    with pytest.raises(ValueError, match="dilation"):
+        ops.conv_output_size(7, 3, dilation=0)
+
+
+@pytest.mark.parametrize("shape,k,s,padding,d", [((7, 6, 3), (3, 2), 2, 1, (1, 2)), ((5, 5), 3, 1, "same", 1),
+                                                 ((9, 8, 2), (2, 3), (2, 1), "valid", 2)])
+def test_im2col_times_the_kernel_is_the_convolution(shape, k, s, padding, d):
+    x = RNG.normal(size=shape)
+    kh, kw = (k, k) if isinstance(k, int) else k
+    channels = shape[2] if len(shape) == 3 else 1
+    kernel = RNG.normal(size=(kh, kw, channels, 5))
+    cols = ops.im2col(x, k, strides=s, padding=padding, dilation_rate=d)
+    out = ops.conv2d(x if len(shape) == 3 else x[..., None], kernel, strides=s, padding=padding, dilation_rate=d)
+    assert cols.shape == (out.shape[0] * out.shape[1], kh * kw * channels)
+    np.testing.assert_allclose(cols @ kernel.reshape(-1, 5), out.reshape(-1, 5), atol=1e-12)
+
+
+def test_im2col_rows_are_the_windows():
+    x = np.arange(16.0).reshape(4, 4)
+    cols = ops.im2col(x, 2, strides=2)
+    np.testing.assert_array_equal(cols, [[0, 1, 4, 5], [2, 3, 6, 7], [8, 9, 12, 13], [10, 11, 14, 15]])
+    with pytest.raises(ValueError, match="im2col expects one image"):
+        ops.im2col(np.zeros((1, 4, 4, 1)), 2)
+
+
 @pytest.mark.parametrize("h,w,f,s,padding", CONV_CASES[::3])
 @pytest.mark.parametrize("multiplier", [1, 2, 3])
 def test_depthwise_matches_keras(h, w, f, s, padding, multiplier):
