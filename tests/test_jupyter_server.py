@@ -75,7 +75,8 @@ def server(tmp_path_factory, data_dir):
     # kernels' C++ logs out of the outputs
     cmd = ["bash", str(REPO / "scripts" / "book.sh"), "lab", "--no-browser", "--ip=127.0.0.1",
            f"--port={port}", "--ServerApp.port_retries=0", f"--IdentityProvider.token={token}",
-           f"--ServerApp.root_dir={REPO}", "--LabApp.extension_manager=readonly"]
+           f"--ServerApp.root_dir={REPO}", "--LabApp.extension_manager=readonly",
+           "--LabApp.expose_app_in_browser=True"]     # window.jupyterapp: the test runs cells
     env = {**os.environ, "CNN_HELPERS_DATA": str(data_dir), "JUPYTER_RUNTIME_DIR": str(tmp / "runtime"),
            "JUPYTER_CONFIG_DIR": str(tmp / "config")}
     env.pop("TF_CPP_MIN_LOG_LEVEL", None)
@@ -309,6 +310,74 @@ def test_jupyterlab_renders_myst_markup(server):
             assert "{ref}" not in text and "(ch-stride-padding)=" not in text, text[:300]
             assert title.locator("a", has_text="chapter 1").count() == 1
             assert title.locator(".katex, mjx-container, .MathJax").count() > 0    # O = ⌊(I+2P−F)/S⌋+1
+            assert not errors, errors
+        finally:
+            browser.close()
+
+
+def test_animations_play_and_answers_open_in_jupyterlab(server, tmp_path):
+    """In JupyterLab, in headless Chromium: an animation cell's player plays, ``explore``
+    gives sliders whose change redraws the animation, and a self-check question's answer
+    (a MyST dropdown, rendered by jupyterlab-myst) opens on a click."""
+    import shutil
+
+    import nbformat
+    from playwright.sync_api import sync_playwright
+
+    nb = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_markdown_cell(
+            ":::{dropdown} 1. How many positions does a 3-wide window have in a row of 5?\n"
+            "Three: 5 - 3 + 1.\n:::\n\n:::{admonition} Going deeper: more\n:class: dropdown\n"
+            "Hidden until opened.\n:::"),
+        nbformat.v4.new_code_cell("from cnn_helpers import animate\n"
+                                  "animate.conv_arithmetic(5, 3, stride=2, padding=1)"),
+        nbformat.v4.new_code_cell("animate.explore(animate.conv_arithmetic, input_size=(3, 9, 5), "
+                                  "stride=(1, 3, 1))"),
+    ])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    folder = REPO / "_build" / "jupyterlab-check"
+    folder.mkdir(parents=True, exist_ok=True)
+    nbformat.write(nb, str(folder / "animations.ipynb"))
+    chromium = shutil.which("chromium") or "/usr/bin/chromium"
+    shots = REPO / "_build" / "screenshots"
+    shots.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium, headless=True)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 1000})
+            errors: list[str] = []
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            page.goto(f"{server.base}/lab/tree/_build/jupyterlab-check/animations.ipynb?token={server.token}")
+            page.locator(".jp-MarkdownCell").first.wait_for(timeout=90_000)
+            page.wait_for_function("() => window.jupyterapp && document.querySelector('.jp-Notebook')")
+            page.wait_for_timeout(2000)         # the kernel starts
+            page.evaluate("window.jupyterapp.commands.execute('notebook:run-all-cells')")
+            player = page.locator(".jp-OutputArea .cnn-anim").first
+            player.wait_for(timeout=120_000)
+            assert player.get_attribute("data-frame") == "0"
+            first = player.locator("img").get_attribute("src")
+            player.locator("[data-act=play]").click()
+            page.wait_for_function("el => parseInt(el.dataset.frame, 10) >= 2", arg=player.element_handle(),
+                                   timeout=15_000)
+            assert player.locator("img").get_attribute("src") != first
+            # explore: sliders, and moving one draws another animation
+            slider = page.locator(".jupyter-widgets .widget-hslider, .jupyter-widgets .slider-container").first
+            slider.wait_for(timeout=60_000)
+            assert page.locator(".jp-OutputArea .cnn-anim").count() == 2
+            described = page.locator(".jp-OutputArea .cnn-anim").nth(1).get_attribute("aria-label")
+            assert "a 5×5 input" in described, described
+            handle = page.locator(".jupyter-widgets .noUi-handle, .jupyter-widgets .ui-slider-handle").first
+            handle.focus()
+            page.keyboard.press("ArrowRight")   # input_size 5 -> 6
+            page.wait_for_function("() => [...document.querySelectorAll('.jp-OutputArea .cnn-anim')]"
+                                   ".some(a => a.getAttribute('aria-label').includes('a 6×6 input'))",
+                                   timeout=60_000)
+            # the self-check answer is folded until clicked
+            question = page.locator(".jp-MarkdownCell details").first
+            assert question.get_attribute("open") is None
+            question.locator("summary").first.click()
+            page.wait_for_function("el => el.open", arg=question.element_handle(), timeout=5_000)
+            page.screenshot(path=str(shots / "jupyterlab__animations.png"))
             assert not errors, errors
         finally:
             browser.close()
