@@ -203,6 +203,29 @@ def _figure(cols: float, rows: float) -> tuple[Figure, Any, float]:
     return fig, ax, cell
 
 
+def _fit(fig: Figure) -> None:
+    """Widen the drawing to hold every label (a title may be wider than its grid), keeping
+    cells square and the figure at most the column wide."""
+    ax = fig.axes[0]
+    for _ in range(3):
+        renderer = fig._get_renderer()
+        (x0, x1), (y1, y0) = ax.get_xlim(), ax.get_ylim()
+        to_data = ax.transData.inverted()
+        left, right = x0, x1
+        for text in ax.texts:
+            if not text.get_text():
+                continue
+            box = text.get_window_extent(renderer)
+            (a, _), (b, _) = to_data.transform([(box.x0, box.y0), (box.x1, box.y1)])
+            left, right = min(left, a - 0.1), max(right, b + 0.1)
+        if left >= x0 - 1e-6 and right <= x1 + 1e-6:
+            return
+        cell = fig.get_figwidth() / (x1 - x0)
+        cell = min(cell, plotting.COLUMN_WIDTH / (right - left))
+        ax.set_xlim(left, right)
+        fig.set_size_inches((right - left) * cell, (y1 - y0) * cell)
+
+
 def _png(fig: Figure) -> bytes:
     """One frame: a palettised PNG (grids need few colours) with the book's font record."""
     from PIL import Image
@@ -222,6 +245,8 @@ def _player(fig: Figure, draw: Callable[[int], str], n_frames: int, description:
     """Render ``n_frames`` frames (``draw(i)`` updates the figure and returns the frame's
     text description) into a player, and check its size."""
     frames, captions = [], []
+    draw(n_frames - 1)              # the last frame has every label filled in
+    _fit(fig)
     for i in range(n_frames):
         captions.append(f"{description} Step {i + 1} of {n_frames}: {draw(i)}")
         frames.append(base64.b64encode(_png(fig)).decode("ascii"))
