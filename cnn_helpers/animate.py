@@ -184,11 +184,12 @@ class _Grid:
 
 
 def _fmt(*arrays: np.ndarray) -> str:
-    """Whole numbers without decimals; otherwise one decimal (two when values are small)."""
+    """Whole numbers without decimals; otherwise as few decimals (up to two) as are exact."""
     values = np.concatenate([np.ravel(a) for a in arrays])
-    if np.allclose(values, np.round(values)):
-        return "{:.0f}"
-    return "{:.1f}" if np.abs(values).max() >= 1 else "{:.2f}"
+    for decimals in (0, 1, 2):     # as few decimals as show every value exactly
+        if np.allclose(values, np.round(values, decimals), rtol=0, atol=1e-9):
+            return f"{{:.{decimals}f}}"
+    return "{:.1f}" if np.abs(values).max() >= 10 else "{:.2f}"
 
 
 def _figure(cols: float, rows: float) -> tuple[Figure, Any, float]:
@@ -339,7 +340,7 @@ def convolution(x: object, kernel: object, *, stride: int = 1, padding: int = 0,
             g_out.paint(rr, cc, _OUTPUT_NOW if j == i else _OUTPUT)
             g_out.text(rr, cc, fmt.format(out[rr, cc]) if fmt else None)
         value = fmt.format(out[r, c]) if fmt else f"{out[r, c]:.2f}"
-        note.set_text(f"output ({r}, {c}) = sum of kernel × window = {value}")
+        note.set_text(f"output ({r}, {c}) = sum of kernel ⊙ window = {value}")
         return f"the window at rows {r * stride} to {r * stride + dilation * (kh - 1)}, columns " \
                f"{c * stride} to {c * stride + dilation * (kw - 1)} gives output ({r}, {c}) = {value}."
 
@@ -468,7 +469,7 @@ def volume(x: object, kernels: object, bias: object, *, stride: int = 2, padding
             outs[jj].paint(rr, cc, _OUTPUT_NOW if step == n else _OUTPUT)
             outs[jj].text(rr, cc, fmt.format(out[rr, cc, jj]))
         value = fmt.format(out[r, c, j])
-        note.set_text(f"output slice {j}, ({r}, {c}) = sum over {depth} slices of filter × window "
+        note.set_text(f"output slice {j}, ({r}, {c}) = sum over {depth} slices of filter ⊙ window "
                       f"+ bias = {value}")
         return f"filter {j} on the window at ({r * stride}, {c * stride}) of every slice gives {value}."
 
