@@ -6,7 +6,7 @@ backend-neutral "give me d f / d x" function. :func:`gradients` is that function
 runs the notebook.
 
 Introduced in chapter 3 (Pooling: receptive fields measured with gradients) and used in
-chapter 4 (the backward pass of a convolution).
+chapter 5 (backpropagation, and section 5.7, the backward pass of a convolution).
 """
 
 from __future__ import annotations

@@ -18,8 +18,12 @@ Introduced in chapter 1 (Convolution): :func:`conv2d`, :func:`depthwise_conv2d`,
 :func:`depthwise_params`, :func:`dense_params`.
 Chapter 3 (Pooling): :func:`pool2d`, :func:`global_pool2d`, :func:`receptive_field`,
 :func:`layer_geometry`.
-Chapter 4 (1x1, 1D and 3D convolutions, the backward pass): :func:`conv1d`,
-:func:`conv3d`, :func:`conv2d_transpose`, :func:`conv2d_backward`.
+Chapter 2 (Stride and padding): the ``strides``, ``padding`` and ``dilation_rate`` of
+:func:`conv2d`, :func:`dilated_size`.
+Chapter 4 (1x1, 1D and 3D convolutions): :func:`conv1d`, :func:`conv3d`, :func:`im2col`,
+:func:`conv2d_transpose`.
+Chapter 5 (Anatomy of a CNN, section 5.7, the backward pass of a convolution):
+:func:`conv2d_backward`.
 """
 
 from __future__ import annotations

@@ -7,6 +7,7 @@ The fixtures that build and serve the book and start Chromium are in ``conftest.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from urllib.parse import urlsplit
 
@@ -40,7 +41,8 @@ def toc_pages() -> list[str]:
 
 
 PAGES = toc_pages()
-CHAPTERS = [p for p in PAGES if p.startswith("chapters/")]
+# The numbered chapters (not the appendix page of notes on the sources, also in chapters/).
+CHAPTERS = [p for p in PAGES if re.match(r"chapters/\d", p)]
 
 
 class Visit:

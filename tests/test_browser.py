@@ -163,3 +163,56 @@ def test_search_box(visit):
     hrefs = page.eval_on_selector_all("#search-results ul.search li a", "els => els.map(e => e.href)")
     assert any("chapters/02_stride_and_padding.html" in h for h in hrefs), hrefs
     assert not visit.problems, "\n".join(visit.problems)
+
+
+# Chapters 1-4 are written to the reader's budget (GUIDE.md §6): each has animations and
+# self-check questions (chapters 5-8 follow with the issue "The reader's side, part 3").
+INTERACTIVE = [p for p in PAGES if re.match(r"chapters/0[1-4]_", p)]
+
+
+@pytest.mark.parametrize("page_name", INTERACTIVE)
+def test_animations_play_and_answers_open_on_a_click(page_name, visit, shots):
+    """Every animation of the page plays offline (Play advances the frames, the step
+    buttons and the slider move them); every self-check answer and every Going-deeper
+    block is folded until clicked, then shows."""
+    page = visit.open(f"{page_name}.html")
+    players = page.locator(".cnn-anim")
+    assert players.count() >= 1, "no animation on the page"
+    for i in range(players.count()):
+        player = players.nth(i)
+        player.scroll_into_view_if_needed()
+        assert player.get_attribute("data-frame") == "0", "an animation starts on its first frame"
+        image = player.locator("img")
+        first = image.get_attribute("src")
+        player.locator("[data-act=play]").click()
+        page.wait_for_function("el => parseInt(el.dataset.frame, 10) >= 1", arg=player.element_handle(),
+                               timeout=10_000)
+        player.locator("[data-act=play]").click()                     # pause
+        assert image.get_attribute("src") != first
+        assert image.evaluate("img => img.complete && img.naturalWidth > 0")
+        frames = int(player.locator("input[type=range]").get_attribute("max")) + 1
+        player.locator("input[type=range]").fill(str(frames - 1))     # the slider: last frame
+        assert player.get_attribute("data-frame") == str(frames - 1)
+        player.locator("[data-act=prev]").click()
+        assert player.get_attribute("data-frame") == str(frames - 2)
+        assert image.get_attribute("alt").startswith("Animation:")
+    if page_name.endswith("02_stride_and_padding"):
+        players.first.scroll_into_view_if_needed()
+        players.first.screenshot(path=str(shots / "animation__02_stride_and_padding.png"))
+
+    questions = page.locator("details.sd-dropdown")
+    assert questions.count() >= 5, "fewer than five self-check questions"
+    for i in range(questions.count()):
+        question = questions.nth(i)
+        assert question.get_attribute("open") is None, "an answer shows before it is clicked"
+        question.locator("summary").click()
+        assert question.get_attribute("open") is not None
+        assert question.locator(".sd-summary-content").is_visible()
+    deeper = page.locator(".admonition.dropdown", has_text="Going deeper")
+    for i in range(deeper.count()):
+        block = deeper.nth(i)
+        body = block.locator(":scope > :not(.admonition-title)").first
+        assert not body.is_visible(), "a Going-deeper block is open before it is clicked"
+        block.locator(".admonition-title").click()
+        body.wait_for(state="visible", timeout=5_000)
+    assert not visit.problems, "\n".join(visit.problems)

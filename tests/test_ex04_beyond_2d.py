@@ -23,8 +23,8 @@ def result(task_id: str, answer) -> grading.Result:
 
 
 def test_tasks_and_points():
-    assert [t.id for t in EX.tasks] == ["4.1", "4.2", "4.3", "4.4", "4.5", "4.6"]
-    assert sum(t.points for t in EX.tasks) == 10
+    assert [t.id for t in EX.tasks] == ["4.1", "4.2", "4.3", "4.4", "4.5"]
+    assert sum(t.points for t in EX.tasks) == 8
     assert EX.smoke == {}
 
 
@@ -315,88 +315,6 @@ def test_45_mistakes_get_hints(answer, points, hint):
     assert r.status == FAILED and r.points == points, r
     assert hint in r.message, r.message
     assert "14 x 30" not in r.message and "(14, 30" not in r.message
-
-
-# --------------------------------------------------------------------------- 4.6
-
-
-def input_grad(grad_out, kernel, flip=(True, True), pad=True):
-    fh, fw = kernel.shape
-    k = kernel[::-1] if flip[0] else kernel
-    k = k[:, ::-1] if flip[1] else k
-    padded = np.pad(grad_out, ((fh - 1, fh - 1), (fw - 1, fw - 1))) if pad else grad_out
-    return ops.conv2d(padded, k)
-
-
-def scatter_grad(grad_out, kernel):
-    """The other way to write it: every output sends g[j, k] * kernel to its window."""
-    fh, fw = kernel.shape
-    dx = np.zeros((grad_out.shape[0] + fh - 1, grad_out.shape[1] + fw - 1))
-    for j in range(grad_out.shape[0]):
-        for k in range(grad_out.shape[1]):
-            dx[j:j + fh, k:k + fw] += grad_out[j, k] * kernel
-    return dx
-
-
-def test_46_full_convolution_and_scatter_pass():
-    for fn in (input_grad, scatter_grad):
-        r = result("4.6", fn)
-        assert r.passed and r.points == 2, r.message
-
-
-def test_46_agrees_with_autodiff():
-    import keras
-
-    from cnn_helpers.autodiff import gradients
-
-    rng = np.random.default_rng(0)
-    x, w = rng.normal(size=(6, 7)), rng.normal(size=(3, 2))
-    g = rng.normal(size=ops.conv2d(x, w).shape)
-    g_t = keras.ops.convert_to_tensor(g[None, :, :, None], "float32")
-    auto, = gradients(lambda t: keras.ops.sum(keras.ops.conv(
-        t, w[:, :, None, None].astype("float32")) * g_t), x[None, :, :, None])
-    np.testing.assert_allclose(input_grad(g, w), auto[0, :, :, 0], atol=1e-5)
-
-
-def test_46_not_flipped():
-    r = result("4.6", lambda g, k: input_grad(g, k, flip=(False, False)))
-    assert r.status == FAILED and r.points == 0.4            # the 1x1 kernel probe
-    assert "the kernel is not flipped" in r.message
-    assert "rows and columns" not in r.message               # (1, 1) probe: same hint
-
-
-def test_46_flipped_along_one_axis():
-    r = result("4.6", lambda g, k: input_grad(g, k, flip=(True, False)))
-    assert r.status == FAILED and "one axis only" in r.message, r.message
-
-
-def test_46_turned_by_90_degrees():
-    def rot(g, k):
-        return input_grad(g, np.rot90(k)[::-1, ::-1]) if k.shape[0] == k.shape[1] \
-            else input_grad(g, k)
-
-    r = result("4.6", rot)
-    assert r.status == FAILED and "turned by 90 degrees" in r.message, r.message
-
-
-def test_46_no_padding():
-    r = result("4.6", lambda g, k: input_grad(g, k, pad=False))
-    assert r.status == FAILED and r.points == 0.4
-    assert "pad dL/dy with F - 1 zeros" in r.message
-
-
-def test_46_same_size_padding():
-    def same(g, k):
-        return ops.conv2d(g, k[::-1, ::-1], padding="same")
-
-    r = result("4.6", same)
-    assert r.status == FAILED and "'full' convolution" in r.message, r.message
-
-
-def test_46_forward_pass_instead():
-    r = result("4.6", lambda g, k: ops.conv2d(g, k))
-    assert r.status == FAILED
-    assert "shape" in r.message and "pad dL/dy" in r.message
 
 
 def test_check_errors_are_reported_not_raised():

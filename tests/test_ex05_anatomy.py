@@ -23,10 +23,10 @@ def result(task_id: str, answer) -> grading.Result:
 
 
 def test_tasks_points_and_smoke_size():
-    assert [t.id for t in EX.tasks] == ["5.1", "5.2", "5.3", "5.4", "5.5", "5.6"]
-    assert sum(t.points for t in EX.tasks) == 11
+    assert [t.id for t in EX.tasks] == ["5.1", "5.2", "5.3", "5.4", "5.5", "5.6", "5.7"]
+    assert sum(t.points for t in EX.tasks) == 13
     assert [t.kind for t in EX.tasks] == ["function", "function", "value", "model",
-                                          "model", "value"]
+                                          "model", "value", "function"]
     assert EX.smoke == {"N_TRAIN": 3000, "N_TEST": 2000, "EPOCHS": 3}
 
 
@@ -399,3 +399,86 @@ def test_56_not_attempted():
     assert result("5.6", ...).status == NOT_ATTEMPTED
     assert all(r.status in (PASSED, FAILED, NOT_ATTEMPTED) and r.status != ERROR
                for r in [result("5.6", "history"), result("5.6", None)])
+
+
+# --------------------------------------------------------------------------- 5.7
+# the backward pass (moved here from exercise 4 with section 5.7 of the chapter)
+
+
+def input_grad(grad_out, kernel, flip=(True, True), pad=True):
+    fh, fw = kernel.shape
+    k = kernel[::-1] if flip[0] else kernel
+    k = k[:, ::-1] if flip[1] else k
+    padded = np.pad(grad_out, ((fh - 1, fh - 1), (fw - 1, fw - 1))) if pad else grad_out
+    return ops.conv2d(padded, k)
+
+
+def scatter_grad(grad_out, kernel):
+    """The other way to write it: every output sends g[j, k] * kernel to its window."""
+    fh, fw = kernel.shape
+    dx = np.zeros((grad_out.shape[0] + fh - 1, grad_out.shape[1] + fw - 1))
+    for j in range(grad_out.shape[0]):
+        for k in range(grad_out.shape[1]):
+            dx[j:j + fh, k:k + fw] += grad_out[j, k] * kernel
+    return dx
+
+
+def test_57_full_convolution_and_scatter_pass():
+    for fn in (input_grad, scatter_grad):
+        r = result("5.7", fn)
+        assert r.passed and r.points == 2, r.message
+
+
+def test_57_agrees_with_autodiff():
+    import keras
+
+    from cnn_helpers.autodiff import gradients
+
+    rng = np.random.default_rng(0)
+    x, w = rng.normal(size=(6, 7)), rng.normal(size=(3, 2))
+    g = rng.normal(size=ops.conv2d(x, w).shape)
+    g_t = keras.ops.convert_to_tensor(g[None, :, :, None], "float32")
+    auto, = gradients(lambda t: keras.ops.sum(keras.ops.conv(
+        t, w[:, :, None, None].astype("float32")) * g_t), x[None, :, :, None])
+    np.testing.assert_allclose(input_grad(g, w), auto[0, :, :, 0], atol=1e-5)
+
+
+def test_57_not_flipped():
+    r = result("5.7", lambda g, k: input_grad(g, k, flip=(False, False)))
+    assert r.status == FAILED and r.points == 0.4            # the 1x1 kernel probe
+    assert "the kernel is not flipped" in r.message
+    assert "rows and columns" not in r.message               # (1, 1) probe: same hint
+
+
+def test_57_flipped_along_one_axis():
+    r = result("5.7", lambda g, k: input_grad(g, k, flip=(True, False)))
+    assert r.status == FAILED and "one axis only" in r.message, r.message
+
+
+def test_57_turned_by_90_degrees():
+    def rot(g, k):
+        return input_grad(g, np.rot90(k)[::-1, ::-1]) if k.shape[0] == k.shape[1] \
+            else input_grad(g, k)
+
+    r = result("5.7", rot)
+    assert r.status == FAILED and "turned by 90 degrees" in r.message, r.message
+
+
+def test_57_no_padding():
+    r = result("5.7", lambda g, k: input_grad(g, k, pad=False))
+    assert r.status == FAILED and r.points == 0.4
+    assert "pad dL/dy with F - 1 zeros" in r.message
+
+
+def test_57_same_size_padding():
+    def same(g, k):
+        return ops.conv2d(g, k[::-1, ::-1], padding="same")
+
+    r = result("5.7", same)
+    assert r.status == FAILED and "'full' convolution" in r.message, r.message
+
+
+def test_57_forward_pass_instead():
+    r = result("5.7", lambda g, k: ops.conv2d(g, k))
+    assert r.status == FAILED
+    assert "shape" in r.message and "pad dL/dy" in r.message

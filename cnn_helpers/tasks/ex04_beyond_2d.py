@@ -1,4 +1,4 @@
-"""Exercise 4: 1x1, 1D and 3D convolutions, and the backward pass
+"""Exercise 4: 1x1, 1D and 3D convolutions
 (exercises/04_beyond_2d.ipynb).
 
 Numeric answers are compared with :func:`_number`, which says only whether a wrong
@@ -411,69 +411,6 @@ def _clip_shape(answer: Any) -> tuple[Any, str]:
     return (0.5 if len(problems) == 1 else 0), "; ".join(problems)
 
 
-# --------------------------------------------------------------------------- 4.6
-# conv2d_input_grad(grad_out, kernel): dL/dx of a stride-1 "valid" single-channel
-# convolution, from dL/dy (H_o, W_o) and the kernel (F_h, F_w).
-
-
-def _grad_probes() -> list[tuple[np.ndarray, np.ndarray]]:
-    rng = np.random.default_rng(406)
-    return [(rng.normal(size=(4, 5)), rng.normal(size=(3, 3))),
-            (rng.normal(size=(1, 1)), rng.normal(size=(3, 3))),   # one output: dx = g w
-            (rng.normal(size=(3, 3)), rng.normal(size=(2, 4))),   # not square
-            (rng.normal(size=(5, 2)), np.array([[1.5]])),          # 1x1 kernel
-            (rng.normal(size=(2, 6)), rng.normal(size=(4, 2)))]
-
-
-def _grad_expected(grad_out: np.ndarray, kernel: np.ndarray) -> np.ndarray:
-    fh, fw = kernel.shape
-    h, w = grad_out.shape[0] + fh - 1, grad_out.shape[1] + fw - 1
-    dx, _, _ = ops.conv2d_backward(np.zeros((h, w, 1)), kernel[:, :, None, None],
-                                   grad_out[:, :, None])
-    return dx[:, :, 0]
-
-
-def _full(grad_out: np.ndarray, kernel: np.ndarray) -> np.ndarray:
-    fh, fw = kernel.shape
-    return ops.conv2d(np.pad(grad_out, ((fh - 1, fh - 1), (fw - 1, fw - 1))), kernel)
-
-
-def _grad_diagnose(grad_out, kernel, *, got: Any, expected: np.ndarray) -> str:
-    arr = as_float_array(got)
-    if arr is None:
-        return ""
-    (ho, wo), (fh, fw) = grad_out.shape, kernel.shape
-    if arr.shape != expected.shape:
-        if arr.shape in ((ho - fh + 1, wo - fw + 1), (ho, wo)):
-            return ("the gradient has one value per input pixel, (H_o + F_h - 1) x "
-                    "(W_o + F_w - 1): pad dL/dy with F - 1 zeros on each side (a "
-                    "'full' convolution)")
-        if arr.shape == expected.shape[::-1]:
-            return "rows and columns are swapped"
-        return ("the gradient has the shape of the input: (H_o + F_h - 1) x "
-                "(W_o + F_w - 1)")
-    if _close(arr, _full(grad_out, kernel)):
-        return ("the kernel is not flipped: input pixel (p, q) reaches output (j, k) "
-                "through w[p - j, q - k], so the backward pass slides the kernel "
-                "turned by 180 degrees, kernel[::-1, ::-1]")
-    if _close(arr, _full(grad_out, kernel[::-1, :])) or _close(
-            arr, _full(grad_out, kernel[:, ::-1])):
-        return "the kernel is flipped along one axis only; flip rows and columns"
-    if fh == fw and (_close(arr, _full(grad_out, np.rot90(kernel)))
-                     or _close(arr, _full(grad_out, np.rot90(kernel, -1)))):
-        return "the kernel is turned by 90 degrees; it should be turned by 180"
-    if fh == fw and _close(arr, _full(grad_out, kernel.T[::-1, ::-1])):
-        return "the flipped kernel is also transposed: flip it, do not transpose it"
-    return ""
-
-
-def _input_grad(outputs: list[Any]) -> tuple[Any, str]:
-    return probe_verdict(
-        _grad_probes(), outputs, _grad_expected,
-        lambda g, k: f"dL/dy {g.shape}, kernel {k.shape}",
-        _grad_diagnose, "match dL/dx")
-
-
 TASKS = [
     Task("4.1", "a bottleneck", "bottleneck", _bottleneck, points=2),
     Task("4.2", "1x1 convolution", "pointwise", _pointwise,
@@ -483,6 +420,4 @@ TASKS = [
     Task("4.4", "a Conv1D event detector", "detector", _detector, points=2,
          kind="model"),
     Task("4.5", "a Conv3D on a video clip", "clip_shape", _clip_shape),
-    Task("4.6", "the input gradient", "conv2d_input_grad", _input_grad, points=2,
-         kind="function", probes=_grad_probes),
 ]
