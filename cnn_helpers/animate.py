@@ -227,16 +227,17 @@ def _fit(fig: Figure) -> None:
         fig.set_size_inches((right - left) * cell, (y1 - y0) * cell)
 
 
-def _png(fig: Figure) -> bytes:
-    """One frame: a palettised PNG (grids need few colours) with the book's font record."""
+def _png(fig: Figure, font: float) -> bytes:
+    """One frame: a palettised PNG (grids need few colours) recording its smallest font."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
     from PIL import Image
 
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=_FRAME_DPI, facecolor="white")
-    image = Image.open(io.BytesIO(buf.getvalue())).convert("RGB")
+    canvas = fig.canvas if isinstance(fig.canvas, FigureCanvasAgg) else FigureCanvasAgg(fig)
+    fig.set_dpi(_FRAME_DPI)
+    canvas.draw()
+    image = Image.frombuffer("RGBA", canvas.get_width_height(), canvas.buffer_rgba(), "raw", "RGBA", 0, 1)
     small = io.BytesIO()
-    image.quantize(colors=48, method=Image.Quantize.MEDIANCUT).save(small, format="PNG", optimize=True)
-    font = plotting.min_font_size(fig)
+    image.convert("RGB").quantize(colors=48, method=Image.Quantize.MEDIANCUT).save(small, format="PNG", optimize=True)
     return plotting._png_text_chunk(small.getvalue(), {plotting.PNG_FONT_KEY: f"{font:g}",
                                                        plotting.PNG_DPI_KEY: str(_FRAME_DPI)})
 
@@ -248,9 +249,11 @@ def _player(fig: Figure, draw: Callable[[int], str], n_frames: int, description:
     frames, captions = [], []
     draw(n_frames - 1)              # the last frame has every label filled in
     _fit(fig)
+    fig.set_facecolor("white")
+    font = plotting.min_font_size(fig)
     for i in range(n_frames):
         captions.append(f"{description} Step {i + 1} of {n_frames}: {draw(i)}")
-        frames.append(base64.b64encode(_png(fig)).decode("ascii"))
+        frames.append(base64.b64encode(_png(fig, font)).decode("ascii"))
     width_px = round(fig.get_figwidth() * plotting.PX_PER_INCH)
     height_px = round(fig.get_figheight() * plotting.PX_PER_INCH)
     ident = "cnn-anim-" + uuid.uuid4().hex[:12]
