@@ -397,8 +397,9 @@ def conv3d(x: np.ndarray, kernel: np.ndarray, bias: np.ndarray | None = None, *,
            strides: int | Sequence[int] = 1, padding: Padding = "valid") -> np.ndarray:
     """3-D convolution as ``keras.layers.Conv3D`` computes it (volumes, video).
 
-    ``x`` is ``(D, H, W, C)`` or ``(N, D, H, W, C)``; ``kernel`` is
-    ``(F_d, F_h, F_w, C, M)``; output ``(D_o, H_o, W_o, M)``.
+    ``x`` is ``(L, H, W, D)`` or ``(N, L, H, W, D)`` (``L`` slices of ``H x W`` with ``D``
+    channels each, as chapter 4 writes it); ``kernel`` is ``(F_L, F_h, F_w, D, M)``; output
+    ``(L_o, H_o, W_o, M)``.
     """
     return _conv(_as_float_array(x, "input x"), _as_float_array(kernel, "kernel"), bias,
                  strides, padding, 3, "conv3d")

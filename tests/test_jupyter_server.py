@@ -347,12 +347,16 @@ def test_animations_play_and_answers_open_in_jupyterlab(server, tmp_path):
             page = browser.new_page(viewport={"width": 1280, "height": 1000})
             errors: list[str] = []
             page.on("pageerror", lambda e: errors.append(str(e)))
-            page.goto(f"{server.base}/lab/tree/_build/jupyterlab-check/animations.ipynb?token={server.token}")
-            page.locator(".jp-MarkdownCell").first.wait_for(timeout=90_000)
+            # a workspace of its own: JupyterLab would otherwise restore the notebooks that
+            # earlier tests opened, and run-all-cells would run whichever is current
+            page.goto(f"{server.base}/lab/workspaces/animations-check/tree/_build/jupyterlab-check/"
+                      f"animations.ipynb?reset&token={server.token}")
+            panel = page.locator(".jp-NotebookPanel", has_text="How many positions does a 3-wide")
+            panel.locator(".jp-MarkdownCell").first.wait_for(timeout=90_000)
             page.wait_for_function("() => window.jupyterapp && document.querySelector('.jp-Notebook')")
             page.wait_for_timeout(2000)         # the kernel starts
             page.evaluate("window.jupyterapp.commands.execute('notebook:run-all-cells')")
-            player = page.locator(".jp-OutputArea .cnn-anim").first
+            player = panel.locator(".jp-OutputArea .cnn-anim").first
             player.wait_for(timeout=120_000)
             assert player.get_attribute("data-frame") == "0"
             first = player.locator("img").get_attribute("src")
@@ -361,19 +365,19 @@ def test_animations_play_and_answers_open_in_jupyterlab(server, tmp_path):
                                    timeout=15_000)
             assert player.locator("img").get_attribute("src") != first
             # explore: sliders, and moving one draws another animation
-            slider = page.locator(".jupyter-widgets .widget-hslider, .jupyter-widgets .slider-container").first
+            slider = panel.locator(".jupyter-widgets .widget-hslider, .jupyter-widgets .slider-container").first
             slider.wait_for(timeout=60_000)
-            assert page.locator(".jp-OutputArea .cnn-anim").count() == 2
-            described = page.locator(".jp-OutputArea .cnn-anim").nth(1).get_attribute("aria-label")
+            assert panel.locator(".jp-OutputArea .cnn-anim").count() == 2
+            described = panel.locator(".jp-OutputArea .cnn-anim").nth(1).get_attribute("aria-label")
             assert "a 5×5 input" in described, described
-            handle = page.locator(".jupyter-widgets .noUi-handle, .jupyter-widgets .ui-slider-handle").first
+            handle = panel.locator(".jupyter-widgets .noUi-handle, .jupyter-widgets .ui-slider-handle").first
             handle.focus()
             page.keyboard.press("ArrowRight")   # input_size 5 -> 6
             page.wait_for_function("() => [...document.querySelectorAll('.jp-OutputArea .cnn-anim')]"
                                    ".some(a => a.getAttribute('aria-label').includes('a 6×6 input'))",
                                    timeout=60_000)
             # the self-check answer is folded until clicked
-            question = page.locator(".jp-MarkdownCell details").first
+            question = panel.locator(".jp-MarkdownCell details").first
             assert question.get_attribute("open") is None
             question.locator("summary").first.click()
             page.wait_for_function("el => el.open", arg=question.element_handle(), timeout=5_000)

@@ -18,6 +18,7 @@ Screenshots of chapters 2 and 7 at each width go to ``_build/screenshots/``.
 
 from __future__ import annotations
 
+import base64
 import io
 import re
 import statistics
@@ -223,10 +224,10 @@ def test_prose_lines_are_60_to_80_characters(width, survey):
     assert not problems, "\n".join(problems)
 
 
-def _png_font(path: Path) -> tuple[float | None, int | None]:
+def _png_font(path: Path | bytes) -> tuple[float | None, int | None]:
     from cnn_helpers import plotting
 
-    info = Image.open(io.BytesIO(path.read_bytes())).info
+    info = Image.open(io.BytesIO(path if isinstance(path, bytes) else path.read_bytes())).info
     font, dpi = info.get(plotting.PNG_FONT_KEY), info.get(plotting.PNG_DPI_KEY)
     return (None if font in (None, "none") else float(font)), (int(dpi) if dpi else None)
 
@@ -253,7 +254,7 @@ def test_figure_text_is_readable_and_every_figure_has_alt_text(site, survey):
         assert figures, f"{page_name} shows no figure"
         old_rules = owes_rerun(page_name)
         for fig in figures:
-            name = Path(urlsplit(fig["src"]).path).name
+            name = "animation" if fig["src"].startswith("data:") else Path(urlsplit(fig["src"]).path).name
             where = f"{page_name}: {fig['caption'][:50]!r} ({name[:12]})"
             if not fig["alt"].strip() or fig["alt"].endswith(".png"):
                 problems.append(f"{where}: no alt text")
@@ -261,8 +262,11 @@ def test_figure_text_is_readable_and_every_figure_has_alt_text(site, survey):
                 problems.append(f"{where}: the alt text only repeats the caption")
             if old_rules:
                 continue
-            path = (html / page_name).parent / unquote(urlsplit(fig["src"]).path)
-            font, dpi = _png_font(path.resolve())
+            if fig["src"].startswith("data:image/png;base64,"):    # an animation's frame
+                font, dpi = _png_font(base64.b64decode(fig["src"].split(",", 1)[1]))
+            else:
+                path = (html / page_name).parent / unquote(urlsplit(fig["src"]).path)
+                font, dpi = _png_font(path.resolve())
             if font is None or dpi is None:
                 problems.append(f"{where}: not drawn with the book's figure style")
                 continue
