@@ -177,6 +177,22 @@ class _Grid:
             rect.set_edgecolor(edge)
             rect.set_linewidth(width)
 
+    def window(self, top: int, left: int, rows: int, cols: int, step: int = 1) -> None:
+        """Mark a window: ``rows`` x ``cols`` taps from ``(top, left)``, ``step`` cells apart."""
+        for a in range(rows):
+            for b in range(cols):
+                self.paint(top + a * step, left + b * step, _WINDOW, _WINDOW_EDGE, 1.6)
+
+    def fill_upto(self, n: int, values: np.ndarray | None = None, fmt: str | None = None,
+             current: bool = True) -> None:
+        """Fill positions ``0..n`` in reading order (position ``n`` highlighted if
+        ``current``), writing ``values`` with ``fmt`` when given."""
+        for j in range(n + 1):
+            r, c = divmod(j, self.cols)
+            self.paint(r, c, _OUTPUT_NOW if current and j == n else _OUTPUT)
+            if values is not None and fmt is not None:
+                self.text(r, c, fmt.format(values[r, c]))
+
     def text(self, r: int, c: int, value: str | None) -> None:
         t = self.texts[r][c]
         if t is not None:
@@ -335,13 +351,8 @@ def convolution(x: object, kernel: object, *, stride: int = 1, padding: int = 0,
     def draw(i: int) -> str:
         r, c = divmod(i, wo)
         g_in.reset()
-        for a in range(kh):
-            for b in range(kw):
-                g_in.paint(r * stride + a * dilation, c * stride + b * dilation, _WINDOW, _WINDOW_EDGE, 1.6)
-        for j in range(i + 1):
-            rr, cc = divmod(j, wo)
-            g_out.paint(rr, cc, _OUTPUT_NOW if j == i else _OUTPUT)
-            g_out.text(rr, cc, fmt.format(out[rr, cc]) if fmt else None)
+        g_in.window(r * stride, c * stride, kh, kw, dilation)
+        g_out.fill_upto(i, out, fmt)
         value = fmt.format(out[r, c]) if fmt else f"{out[r, c]:.2f}"
         note.set_text(f"output ({r}, {c}) = sum of kernel ⊙ window = {value}")
         return f"the window at rows {r * stride} to {r * stride + dilation * (kh - 1)}, columns " \
@@ -391,12 +402,8 @@ def conv_arithmetic(input_size: int = 5, kernel_size: int = 3, *, stride: int = 
     def draw(n: int) -> str:
         r, c = divmod(n, o)
         g_in.reset()
-        for a in range(f):
-            for b in range(f):
-                g_in.paint(r * s + a * d, c * s + b * d, _WINDOW, _WINDOW_EDGE, 1.6)
-        for j in range(n + 1):
-            rr, cc = divmod(j, o)
-            g_out.paint(rr, cc, _OUTPUT_NOW if j == n else _OUTPUT)
+        g_in.window(r * s, c * s, f, f, d)
+        g_out.fill_upto(n)
         return (f"output ({r}, {c}) reads padded rows {r * s} to {r * s + d * (f - 1)} and columns "
                 f"{c * s} to {c * s + d * (f - 1)}" + (f", every {d}th one." if d > 1 else "."))
 
@@ -460,17 +467,13 @@ def volume(x: object, kernels: object, bias: object, *, stride: int = 2, padding
         r, c = divmod(rest, wo)
         for g in inputs:
             g.reset()
-            for a in range(f):
-                for b in range(f):
-                    g.paint(r * stride + a, c * stride + b, _WINDOW, _WINDOW_EDGE, 1.6)
+            g.window(r * stride, c * stride, f, f)
         for jj, slices in enumerate(filters):
             for g in slices:
                 g.reset("#f6b26b" if jj == j else "#fff2cc")
-        for step in range(n + 1):
-            jj, rest2 = divmod(step, ho * wo)
-            rr, cc = divmod(rest2, wo)
-            outs[jj].paint(rr, cc, _OUTPUT_NOW if step == n else _OUTPUT)
-            outs[jj].text(rr, cc, fmt.format(out[rr, cc, jj]))
+        for jj in range(j):                       # the filters already done
+            outs[jj].fill_upto(ho * wo - 1, out[..., jj], fmt, current=False)
+        outs[j].fill_upto(rest, out[..., j], fmt)
         value = fmt.format(out[r, c, j])
         note.set_text(f"output slice {j}, ({r}, {c}) = sum over {depth} slices of filter ⊙ window "
                       f"+ bias = {value}")
@@ -515,16 +518,11 @@ def pooling(x: object, *, pool_size: int = 2, stride: int | None = None, mode: s
         r, c = divmod(n, wo)
         g_in.reset()
         window = img[r * step:r * step + pool_size, c * step:c * step + pool_size]
-        for a in range(pool_size):
-            for b in range(pool_size):
-                g_in.paint(r * step + a, c * step + b, _WINDOW, _WINDOW_EDGE, 1.6)
+        g_in.window(r * step, c * step, pool_size, pool_size)
         if mode == "max":
             a, b = np.unravel_index(int(np.argmax(window)), window.shape)
             g_in.paint(r * step + a, c * step + b, _WINDOW, _WIN_MARK, 2.6)
-        for j in range(n + 1):
-            rr, cc = divmod(j, wo)
-            g_out.paint(rr, cc, _OUTPUT_NOW if j == n else _OUTPUT)
-            g_out.text(rr, cc, fmt.format(out[rr, cc]))
+        g_out.fill_upto(n, out, fmt)
         return f"the {name} of the window at ({r * step}, {c * step}) is {fmt.format(out[r, c])}."
 
     desc = (f"Animation: {name} pooling with a {pool_size}×{pool_size} window and stride {step} "
@@ -591,10 +589,7 @@ def transposed_convolution(x: object, kernel: object, *, stride: int = 2,
             for b in range(fw):
                 colour = _WINDOW if (r + a, c + b) in blue else "#fce5cd"
                 g_can.paint(r + a, c + b, colour, _WINDOW_EDGE, 1.6)
-        for j in range(n + 1):
-            rr, cc = divmod(j, wo)
-            g_out.paint(rr, cc, _OUTPUT_NOW if j == n else _OUTPUT)
-            g_out.text(rr, cc, fmt.format(out[rr, cc]))
+        g_out.fill_upto(n, out, fmt)
         return f"output ({r}, {c}) = {fmt.format(out[r, c])}."
 
     desc = (f"Animation: a transposed convolution with stride {s} turns a {h}×{w} input into "
