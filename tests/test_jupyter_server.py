@@ -22,6 +22,7 @@ import time
 import urllib.error
 import urllib.request
 import uuid
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -285,44 +286,51 @@ def test_plain_runners_keep_tensorflow_logs_out_of_the_notebook(runner, tmp_path
     assert not _TF_CPP_LOG.search(text), f"C++ log lines in the notebook:\n{text}"
 
 
-def test_jupyterlab_renders_myst_markup(server):
-    """Chapter 2 opened in JupyterLab, in headless Chromium: the MyST label line is hidden,
-    the {ref} role is a link and the math is typeset, as in the book."""
+SHOTS = REPO / "_build" / "screenshots"
+
+
+@contextmanager
+def _lab_page(height: int = 900):
+    """A page of headless Chromium (Debian's) for JupyterLab; the test fails if the page
+    raised a JavaScript error by the end of the ``with`` block."""
     import shutil
 
     from playwright.sync_api import sync_playwright
 
     chromium = shutil.which("chromium") or "/usr/bin/chromium"
-    shots = REPO / "_build" / "screenshots"
-    shots.mkdir(parents=True, exist_ok=True)
+    SHOTS.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=chromium, headless=True)
         try:
-            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            page = browser.new_page(viewport={"width": 1280, "height": height})
             errors: list[str] = []
             page.on("pageerror", lambda e: errors.append(str(e)))
-            page.goto(f"{server.base}/lab/tree/chapters/02_stride_and_padding.ipynb?token={server.token}")
-            title = page.locator(".jp-MarkdownCell", has_text="2. Stride and padding").first
-            title.wait_for(timeout=90_000)
-            page.wait_for_timeout(1000)
-            page.screenshot(path=str(shots / "jupyterlab__chapters__02_stride_and_padding.png"))
-            text = title.inner_text()
-            assert "{ref}" not in text and "(ch-stride-padding)=" not in text, text[:300]
-            assert title.locator("a", has_text="chapter 1").count() == 1
-            assert title.locator(".katex, mjx-container, .MathJax").count() > 0    # O = ⌊(I+2P−F)/S⌋+1
+            yield page
             assert not errors, errors
         finally:
             browser.close()
+
+
+def test_jupyterlab_renders_myst_markup(server):
+    """Chapter 2 opened in JupyterLab, in headless Chromium: the MyST label line is hidden,
+    the {ref} role is a link and the math is typeset, as in the book."""
+    with _lab_page() as page:
+        page.goto(f"{server.base}/lab/tree/chapters/02_stride_and_padding.ipynb?token={server.token}")
+        title = page.locator(".jp-MarkdownCell", has_text="2. Stride and padding").first
+        title.wait_for(timeout=90_000)
+        page.wait_for_timeout(1000)
+        page.screenshot(path=str(SHOTS / "jupyterlab__chapters__02_stride_and_padding.png"))
+        text = title.inner_text()
+        assert "{ref}" not in text and "(ch-stride-padding)=" not in text, text[:300]
+        assert title.locator("a", has_text="chapter 1").count() == 1
+        assert title.locator(".katex, mjx-container, .MathJax").count() > 0    # O = ⌊(I+2P−F)/S⌋+1
 
 
 def test_animations_play_and_answers_open_in_jupyterlab(server, tmp_path):
     """In JupyterLab, in headless Chromium: an animation cell's player plays, ``explore``
     gives sliders whose change redraws the animation, and a self-check question's answer
     (a MyST dropdown, rendered by jupyterlab-myst) opens on a click."""
-    import shutil
-
     import nbformat
-    from playwright.sync_api import sync_playwright
 
     nb = nbformat.v4.new_notebook(cells=[
         nbformat.v4.new_markdown_cell(
@@ -338,50 +346,39 @@ def test_animations_play_and_answers_open_in_jupyterlab(server, tmp_path):
     folder = REPO / "_build" / "jupyterlab-check"
     folder.mkdir(parents=True, exist_ok=True)
     nbformat.write(nb, str(folder / "animations.ipynb"))
-    chromium = shutil.which("chromium") or "/usr/bin/chromium"
-    shots = REPO / "_build" / "screenshots"
-    shots.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=chromium, headless=True)
-        try:
-            page = browser.new_page(viewport={"width": 1280, "height": 1000})
-            errors: list[str] = []
-            page.on("pageerror", lambda e: errors.append(str(e)))
-            # a workspace of its own: JupyterLab would otherwise restore the notebooks that
-            # earlier tests opened, and run-all-cells would run whichever is current
-            page.goto(f"{server.base}/lab/workspaces/animations-check/tree/_build/jupyterlab-check/"
-                      f"animations.ipynb?reset&token={server.token}")
-            panel = page.locator(".jp-NotebookPanel", has_text="How many positions does a 3-wide")
-            panel.locator(".jp-MarkdownCell").first.wait_for(timeout=90_000)
-            page.wait_for_function("() => window.jupyterapp && document.querySelector('.jp-Notebook')")
-            page.wait_for_timeout(2000)         # the kernel starts
-            page.evaluate("window.jupyterapp.commands.execute('notebook:run-all-cells')")
-            player = panel.locator(".jp-OutputArea .cnn-anim").first
-            player.wait_for(timeout=120_000)
-            assert player.get_attribute("data-frame") == "0"
-            first = player.locator("img").get_attribute("src")
-            player.locator("[data-act=play]").click()
-            page.wait_for_function("el => parseInt(el.dataset.frame, 10) >= 2", arg=player.element_handle(),
-                                   timeout=15_000)
-            assert player.locator("img").get_attribute("src") != first
-            # explore: sliders, and moving one draws another animation
-            slider = panel.locator(".jupyter-widgets .widget-hslider, .jupyter-widgets .slider-container").first
-            slider.wait_for(timeout=60_000)
-            assert panel.locator(".jp-OutputArea .cnn-anim").count() == 2
-            described = panel.locator(".jp-OutputArea .cnn-anim").nth(1).get_attribute("aria-label")
-            assert "a 5×5 input" in described, described
-            handle = panel.locator(".jupyter-widgets .noUi-handle, .jupyter-widgets .ui-slider-handle").first
-            handle.focus()
-            page.keyboard.press("ArrowRight")   # input_size 5 -> 6
-            page.wait_for_function("() => [...document.querySelectorAll('.jp-OutputArea .cnn-anim')]"
-                                   ".some(a => a.getAttribute('aria-label').includes('a 6×6 input'))",
-                                   timeout=60_000)
-            # the self-check answer is folded until clicked
-            question = panel.locator(".jp-MarkdownCell details").first
-            assert question.get_attribute("open") is None
-            question.locator("summary").first.click()
-            page.wait_for_function("el => el.open", arg=question.element_handle(), timeout=5_000)
-            page.screenshot(path=str(shots / "jupyterlab__animations.png"))
-            assert not errors, errors
-        finally:
-            browser.close()
+    with _lab_page(height=1000) as page:
+        # a workspace of its own: JupyterLab would otherwise restore the notebooks that
+        # earlier tests opened, and run-all-cells would run whichever is current
+        page.goto(f"{server.base}/lab/workspaces/animations-check/tree/_build/jupyterlab-check/"
+                  f"animations.ipynb?reset&token={server.token}")
+        panel = page.locator(".jp-NotebookPanel", has_text="How many positions does a 3-wide")
+        panel.locator(".jp-MarkdownCell").first.wait_for(timeout=90_000)
+        page.wait_for_function("() => window.jupyterapp && document.querySelector('.jp-Notebook')")
+        page.wait_for_timeout(2000)         # the kernel starts
+        page.evaluate("window.jupyterapp.commands.execute('notebook:run-all-cells')")
+        player = panel.locator(".jp-OutputArea .cnn-anim").first
+        player.wait_for(timeout=120_000)
+        assert player.get_attribute("data-frame") == "0"
+        first = player.locator("img").get_attribute("src")
+        player.locator("[data-act=play]").click()
+        page.wait_for_function("el => parseInt(el.dataset.frame, 10) >= 2", arg=player.element_handle(),
+                               timeout=15_000)
+        assert player.locator("img").get_attribute("src") != first
+        # explore: sliders, and moving one draws another animation
+        slider = panel.locator(".jupyter-widgets .widget-hslider, .jupyter-widgets .slider-container").first
+        slider.wait_for(timeout=60_000)
+        assert panel.locator(".jp-OutputArea .cnn-anim").count() == 2
+        described = panel.locator(".jp-OutputArea .cnn-anim").nth(1).get_attribute("aria-label")
+        assert "a 5×5 input" in described, described
+        handle = panel.locator(".jupyter-widgets .noUi-handle, .jupyter-widgets .ui-slider-handle").first
+        handle.focus()
+        page.keyboard.press("ArrowRight")   # input_size 5 -> 6
+        page.wait_for_function("() => [...document.querySelectorAll('.jp-OutputArea .cnn-anim')]"
+                               ".some(a => a.getAttribute('aria-label').includes('a 6×6 input'))",
+                               timeout=60_000)
+        # the self-check answer is folded until clicked
+        question = panel.locator(".jp-MarkdownCell details").first
+        assert question.get_attribute("open") is None
+        question.locator("summary").first.click()
+        page.wait_for_function("el => el.open", arg=question.element_handle(), timeout=5_000)
+        page.screenshot(path=str(SHOTS / "jupyterlab__animations.png"))
