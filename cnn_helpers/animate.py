@@ -14,7 +14,9 @@ and the step buttons (keyboard too), and the image carries a text description.
   the 5×5×3 demonstration of the CNN slides (chapter 2);
 - :func:`pooling`: a pooling window slides, the winner of each window marked (chapter 3);
 - :func:`transposed_convolution`: zeros inserted between the inputs, then an ordinary
-  convolution with the flipped kernel, matched to :func:`ops.conv2d_transpose` (chapter 4).
+  convolution with the flipped kernel, matched to :func:`ops.conv2d_transpose` (chapter 4);
+- :func:`trajectories`: optimizers' paths across the contour lines of a 2-D loss, one
+  step per frame (chapter 5).
 
 :func:`explore` turns the knobs of an animation (kernel size, stride, padding, ...) into
 sliders in a live notebook (JupyterLab, Colab: needs ``ipywidgets``), and shows the
@@ -40,7 +42,7 @@ from matplotlib.patches import Rectangle
 from cnn_helpers import ops, plotting
 
 __all__ = ["Animation", "MAX_BYTES", "conv_arithmetic", "convolution", "explore", "pooling",
-           "transposed_convolution", "volume"]
+           "trajectories", "transposed_convolution", "volume"]
 
 #: The largest animation the book embeds in a page (bytes of HTML).
 MAX_BYTES = 1_500_000
@@ -243,33 +245,40 @@ def _fit(fig: Figure) -> None:
         fig.set_size_inches((right - left) * cell, (y1 - y0) * cell)
 
 
-def _png(fig: Figure, font: float) -> bytes:
-    """One frame: a palettised PNG (grids need few colours) recording its smallest font."""
+def _png(fig: Figure, font: float, dpi: int = _FRAME_DPI, octree: bool = False) -> bytes:
+    """One frame: a palettised PNG (grids need few colours) recording its smallest font.
+
+    ``octree`` picks the palette by octree, which keeps a thin line's colour exact (median
+    cut, right for grids of flat cells, merges the few pixels of a line into its
+    neighbours)."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from PIL import Image
 
     canvas = fig.canvas if isinstance(fig.canvas, FigureCanvasAgg) else FigureCanvasAgg(fig)
-    fig.set_dpi(_FRAME_DPI)
+    fig.set_dpi(dpi)
     canvas.draw()
     image = Image.frombuffer("RGBA", canvas.get_width_height(), canvas.buffer_rgba(), "raw", "RGBA", 0, 1)
     small = io.BytesIO()
-    image.convert("RGB").quantize(colors=48, method=Image.Quantize.MEDIANCUT).save(small, format="PNG", optimize=True)
+    method = Image.Quantize.FASTOCTREE if octree else Image.Quantize.MEDIANCUT
+    image.convert("RGB").quantize(colors=48, method=method).save(small, format="PNG", optimize=True)
     return plotting._png_text_chunk(small.getvalue(), {plotting.PNG_FONT_KEY: f"{font:g}",
-                                                       plotting.PNG_DPI_KEY: str(_FRAME_DPI)})
+                                                       plotting.PNG_DPI_KEY: str(dpi)})
 
 
 def _player(fig: Figure, draw: Callable[[int], str], n_frames: int, description: str,
-            interval_ms: int) -> Animation:
+            interval_ms: int, *, fit: bool = True, dpi: int = _FRAME_DPI,
+            octree: bool = False) -> Animation:
     """Render ``n_frames`` frames (``draw(i)`` updates the figure and returns the frame's
     text description) into a player, and check its size."""
     frames, captions = [], []
     draw(n_frames - 1)              # the last frame has every label filled in
-    _fit(fig)
+    if fit:
+        _fit(fig)
     fig.set_facecolor("white")
     font = plotting.min_font_size(fig)
     for i in range(n_frames):
         captions.append(f"{description} Step {i + 1} of {n_frames}: {draw(i)}")
-        frames.append(base64.b64encode(_png(fig, font)).decode("ascii"))
+        frames.append(base64.b64encode(_png(fig, font, dpi, octree)).decode("ascii"))
     width_px = round(fig.get_figwidth() * plotting.PX_PER_INCH)
     height_px = round(fig.get_figheight() * plotting.PX_PER_INCH)
     ident = "cnn-anim-" + uuid.uuid4().hex[:12]
@@ -596,6 +605,115 @@ def transposed_convolution(x: object, kernel: object, *, stride: int = 2,
             f"{ho}×{wo}: zeros are inserted between and around the inputs, then a {fh}×{fw} "
             "kernel, flipped, slides with stride 1.")
     return _player(fig, draw, ho * wo, desc, interval_ms)
+
+
+def trajectories(loss: Callable[[np.ndarray, np.ndarray], np.ndarray],
+                 paths: dict[str, object], *, extent: Sequence[float],
+                 levels: int | Sequence[float] | None = None,
+                 minimum: Sequence[float] | None = None, title: str | None = None,
+                 every: int = 1, interval_ms: int = 250) -> Animation:
+    """Optimizers' paths across the contour lines of a 2-D loss, one step per frame.
+
+    Args:
+        loss: the loss surface, ``loss(X, Y)`` for two arrays of the same shape (a
+            meshgrid), returning an array of that shape.
+        paths: name -> positions, an array ``(T + 1, 2)``: the start, then the point after
+            each of ``T`` steps. Every path has the same number of steps.
+        extent: ``(x_min, x_max, y_min, y_max)`` of the plotted region; a path may leave it
+            (it is cut at the frame).
+        levels: the contour levels (a count or the values); default: 14 levels spaced
+            evenly in the square root of the loss above its smallest value on the grid, so
+            that the valley floor has lines too.
+        minimum: where to mark the minimum with a star (optional).
+        title: a line above the plot.
+        every: draw a frame every ``every`` steps (the last step always has one).
+        interval_ms: milliseconds per frame when playing.
+
+    Frame ``t`` shows each path up to its ``t``-th point, its current point ringed; the
+    frame's text description gives each path's loss there.
+    """
+    if not callable(loss):
+        raise TypeError(f"loss must be a function loss(X, Y) -> array, got {type(loss).__name__}")
+    if not isinstance(paths, dict) or not paths:
+        raise ValueError("paths must be a non-empty dict: name -> array of shape (steps + 1, 2)")
+    arrays = {}
+    for name, path in paths.items():
+        arr = np.asarray(path, dtype=float)
+        if arr.ndim != 2 or arr.shape[1] != 2 or len(arr) < 2:
+            raise ValueError(f"path {name!r} must have shape (steps + 1, 2) with at least one "
+                             f"step, got {arr.shape}")
+        if not np.all(np.isfinite(arr)):
+            raise ValueError(f"path {name!r} has a NaN or infinite position (did it diverge?)")
+        arrays[str(name)] = arr
+    lengths = {len(a) for a in arrays.values()}
+    if len(lengths) != 1:
+        raise ValueError(f"every path needs the same number of steps, got lengths {sorted(lengths)}")
+    n_points = lengths.pop()
+    if len(extent) != 4 or not (extent[0] < extent[1] and extent[2] < extent[3]):
+        raise ValueError(f"extent must be (x_min, x_max, y_min, y_max) with min < max, got {extent}")
+    if every < 1:
+        raise ValueError(f"every must be a positive whole number, got {every}")
+    shown = list(range(0, n_points, every))
+    if shown[-1] != n_points - 1:
+        shown.append(n_points - 1)
+    _check_frames(len(shown), limit=120)
+
+    x_min, x_max, y_min, y_max = (float(v) for v in extent)
+    gx, gy = np.meshgrid(np.linspace(x_min, x_max, 241), np.linspace(y_min, y_max, 181))
+    z = np.asarray(loss(gx, gy), dtype=float)
+    if z.shape != gx.shape:
+        raise ValueError(f"loss(X, Y) must return an array shaped like X {gx.shape}, got {z.shape}")
+    if levels is None:
+        low, high = float(np.nanmin(z)), float(np.nanmax(z))
+        levels = low + (high - low) * np.linspace(0.02, 1.0, 14) ** 2
+
+    width = plotting.COLUMN_WIDTH * 0.8
+    fig = Figure(figsize=(width, width * 0.6))
+    ax = fig.add_axes((0.085, 0.12, 0.6, 0.8))
+    ax.contour(gx, gy, z, levels=levels, colors="0.72", linewidths=0.8)
+    if minimum is not None:
+        ax.plot([minimum[0]], [minimum[1]], marker="*", ms=12, color="black", ls="none")
+    ax.set(xlim=(x_min, x_max), ylim=(y_min, y_max))
+    ax.set_xlabel("$w_1$", fontsize=_FONT_PT)
+    ax.set_ylabel("$w_2$", fontsize=_FONT_PT)
+    ax.tick_params(labelsize=_FONT_PT)
+    if title:
+        ax.set_title(title, fontsize=_FONT_PT, loc="left")
+    colours = [f"C{k}" for k in range(len(arrays))]
+    lines, heads = [], []
+    for (name, arr), colour in zip(arrays.items(), colours):
+        (line,) = ax.plot(arr[:1, 0], arr[:1, 1], "-", color=colour, lw=1.8, label=name)
+        (head,) = ax.plot(arr[:1, 0], arr[:1, 1], "o", color=colour, ms=6, mfc="white", mew=2)
+        lines.append(line)
+        heads.append(head)
+    start = next(iter(arrays.values()))[0]
+    ax.plot([start[0]], [start[1]], marker="s", ms=6, color="black", ls="none")
+    fig.legend(handles=lines, loc="center left", bbox_to_anchor=(0.7, 0.5), frameon=False,
+               fontsize=_FONT_PT)
+    step_text = ax.text(0.02, 0.03, "", transform=ax.transAxes, fontsize=_FONT_PT,
+                        bbox=dict(facecolor="white", edgecolor="none", alpha=0.85))
+    names = list(arrays)
+
+    def draw(i: int) -> str:
+        t = shown[i]
+        described = []
+        for name, line, head in zip(names, lines, heads):
+            arr = arrays[name]
+            line.set_data(arr[:t + 1, 0], arr[:t + 1, 1])
+            head.set_data(arr[t:t + 1, 0], arr[t:t + 1, 1])
+            value = float(np.asarray(loss(arr[t:t + 1, 0], arr[t:t + 1, 1])).ravel()[0])
+            described.append(f"{name} at ({arr[t, 0]:.2f}, {arr[t, 1]:.2f}), loss {value:.3g}")
+        step_text.set_text(f"step {t}" if t else "start")
+        return f"after step {t}: " + "; ".join(described) + "."
+
+    desc = (f"Animation: {len(names)} optimizer{'s' if len(names) > 1 else ''} "
+            f"({', '.join(names)}) start from the same point (black square) and take "
+            f"{n_points - 1} steps across the contour lines of the loss.")
+    try:
+        return _player(fig, draw, len(shown), desc, interval_ms, fit=False, dpi=100, octree=True)
+    except ValueError as err:
+        raise ValueError(f"{len(shown)} frames are too many for one page ({err}): draw a frame "
+                         f"every few steps (every={2 * every}) or take fewer steps") from None
 
 
 # --------------------------------------------------------------------------- knobs

@@ -107,3 +107,56 @@ def test_explore_shows_the_default_animation_where_no_slider_can_move(monkeypatc
     assert "a 5×5 input, kernel 3×3, stride 2, padding 1" in anim.description
     with pytest.raises(ValueError, match="default 9 is not within"):
         animate.explore(animate.conv_arithmetic, input_size=(3, 5, 9))
+
+
+def _bowl(x, y):
+    return 0.5 * (x ** 2 + 10 * y ** 2)
+
+
+def _descent(rate, steps=20):
+    w, points = np.array([-3.0, 1.5]), []
+    for _ in range(steps + 1):
+        points.append(w.copy())
+        w = w - rate * np.array([w[0], 10 * w[1]])
+    return np.array(points)
+
+
+def test_trajectories_draw_each_path_step_by_step_with_its_loss():
+    paths = {"slow": _descent(0.02), "fast": _descent(0.09)}
+    anim = animate.trajectories(_bowl, paths, extent=(-4, 4, -2, 2), minimum=(0, 0), every=2)
+    assert anim.frames == 11                        # steps 0, 2, ..., 20
+    captions = _captions(anim)
+    assert captions[0].endswith(f"after step 0: slow at (-3.00, 1.50), loss {_bowl(-3, 1.5):.3g}; "
+                                f"fast at (-3.00, 1.50), loss {_bowl(-3, 1.5):.3g}.")
+    last = paths["fast"][-1]
+    assert f"fast at ({last[0]:.2f}, {last[1]:.2f}), loss {_bowl(*last):.3g}" in captions[-1]
+    frames = _frames(anim)
+    assert len({f.tobytes() for f in frames}) == 11
+    # the paths keep their colours through the palette: C0 blue and C1 orange are in the frames
+    colours = {tuple(c) for _, c in frames[-1].convert("RGB").getcolors(10_000)}
+    for rgb in ((31, 119, 180), (255, 127, 14)):
+        assert min(sum(abs(a - b) for a, b in zip(rgb, c)) for c in colours) <= 6
+    assert len(anim.html) < animate.MAX_BYTES and "http" not in anim.html
+
+
+@pytest.mark.parametrize("paths, message", [
+    ({}, "non-empty dict"),
+    ({"a": np.zeros((5, 3))}, r"shape \(steps \+ 1, 2\)"),
+    ({"a": np.array([[0.0, 0.0], [np.nan, 1.0]])}, "diverge"),
+    ({"a": np.zeros((5, 2)), "b": np.zeros((6, 2))}, "same number of steps"),
+])
+def test_trajectories_reject_bad_paths_with_a_clear_message(paths, message):
+    with pytest.raises(ValueError, match=message):
+        animate.trajectories(_bowl, paths, extent=(-1, 1, -1, 1))
+
+
+def test_trajectories_reject_a_bad_extent_a_bad_loss_and_too_many_frames():
+    path = {"a": _descent(0.05)}
+    with pytest.raises(ValueError, match="extent"):
+        animate.trajectories(_bowl, path, extent=(1, -1, -1, 1))
+    with pytest.raises(TypeError, match="loss must be a function"):
+        animate.trajectories(np.zeros(3), path, extent=(-1, 1, -1, 1))
+    with pytest.raises(ValueError, match="shaped like X"):
+        animate.trajectories(lambda x, y: 1.0, path, extent=(-1, 1, -1, 1))
+    with pytest.raises(ValueError, match="frames"):
+        animate.trajectories(_bowl, {"a": _descent(0.01, steps=300)}, extent=(-4, 4, -2, 2))
