@@ -128,9 +128,11 @@ def _open(browser, site, page_name: str, width: int) -> Visit:
     return visit
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def survey(browser, site, shots):
-    """``survey(width)``: every page at that width, opened once (on first use, then kept):
+    """``survey(width)``: every page at that width, opened once (on first use, then kept for
+    the session: a module-scoped cache is dropped whenever a worker switches to another
+    test module between two tests of one width, and each width was surveyed twice):
     what is cut off, and on chapter pages the figures as shown and the prose line lengths;
     screenshots of chapters 2 and 7. The tests of one width share an xdist group, so that
     a parallel run surveys each width on one worker only."""
