@@ -25,7 +25,7 @@ import math
 import struct
 import warnings
 import zlib
-from typing import Any, Sequence
+from typing import Any, NamedTuple, Sequence
 
 import matplotlib as mpl
 import matplotlib.pyplot as plt
@@ -37,9 +37,11 @@ from matplotlib.text import Text
 from matplotlib.ticker import MaxNLocator
 
 __all__ = ["COLUMN_WIDTH", "DPI", "IMAGE_CMAP", "MIN_FONT_PT", "PX_PER_INCH", "SEQUENTIAL_CMAP",
-           "SIGNED_CMAP", "FigureStyleWarning", "add_colorbar", "confusion_matrix",
+           "SIGNED_CMAP", "Calibration", "FigureStyleWarning", "add_colorbar", "calibration_table",
+           "confusion_matrix",
            "figure_png", "min_font_size", "plot_confusion_matrix", "plot_history",
-           "show_feature_maps", "show_images", "show_matrix", "use_book_style"]
+           "reliability_diagram", "show_feature_maps", "show_images", "show_matrix",
+           "use_book_style"]
 
 PX_PER_INCH = 96            # CSS pixels per figure inch on the page (the CSS inch)
 DPI = 2 * PX_PER_INCH       # PNG pixels per inch: twice the page's, sharp on hi-DPI screens
@@ -422,4 +424,97 @@ def plot_confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray,
     ax.set_xlabel("predicted")
     ax.set_ylabel("true")
     ax.set_title(title or f"{int(np.trace(m)):,} of {int(m.sum()):,} correct")
+    return ax
+
+
+class Calibration(NamedTuple):
+    """A classifier's confidence against its accuracy, bin by bin (:func:`calibration_table`).
+
+    ``edges`` has one more entry than the other arrays; ``counts[b]`` examples have a top
+    probability in ``[edges[b], edges[b + 1])`` (the last bin includes 1.0), their mean top
+    probability is ``confidence[b]`` and the fraction of them predicted right ``accuracy[b]``
+    (both NaN for an empty bin). ``ece`` is the expected calibration error, the mean of
+    ``|accuracy - confidence|`` over the bins weighted by their counts.
+    """
+
+    edges: np.ndarray
+    counts: np.ndarray
+    confidence: np.ndarray
+    accuracy: np.ndarray
+    ece: float
+
+
+def calibration_table(probs: np.ndarray, labels: np.ndarray, *,
+                      bins: int | Sequence[float] = 10) -> Calibration:
+    """Bin the test examples by their top probability and measure the accuracy in each bin.
+
+    ``probs`` is ``(N, K)`` (each row a probability vector), ``labels`` the ``N`` true classes
+    (integers, or one-hot rows). ``bins`` is a number of equal-width bins on [0, 1] or the bin
+    edges themselves (increasing, from 0 to 1 or any sub-range that holds every top
+    probability). A well-calibrated classifier has ``accuracy ≈ confidence`` in every bin:
+    of the digits it gives 0.8, 80% are right.
+    """
+    p = np.asarray(probs, dtype=float)
+    if p.ndim != 2:
+        raise ValueError(f"probs must be (N, K), got shape {p.shape}")
+    y = np.asarray(labels)
+    if y.ndim == 2:
+        y = y.argmax(axis=1)
+    y = y.reshape(-1).astype(int)
+    if len(y) != len(p):
+        raise ValueError(f"probs and labels must have the same length, got {len(p)} and {len(y)}")
+    edges = (np.linspace(0.0, 1.0, int(bins) + 1) if np.ndim(bins) == 0
+             else np.asarray(bins, dtype=float))
+    if edges.ndim != 1 or len(edges) < 2 or np.any(np.diff(edges) <= 0):
+        raise ValueError(f"bins must be a positive count or increasing edges, got {bins!r}")
+    top = p.max(axis=1)
+    right = p.argmax(axis=1) == y
+    if len(top) and (top.min() < edges[0] or top.max() > edges[-1]):
+        raise ValueError(f"top probabilities {top.min():.3g} ... {top.max():.3g} fall outside "
+                         f"the bins {edges[0]:g} ... {edges[-1]:g}")
+    which = np.clip(np.searchsorted(edges, top, side="right") - 1, 0, len(edges) - 2)
+    n_bins = len(edges) - 1
+    counts = np.bincount(which, minlength=n_bins)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        confidence = np.bincount(which, weights=top, minlength=n_bins) / counts
+        accuracy = np.bincount(which, weights=right.astype(float), minlength=n_bins) / counts
+    filled = counts > 0
+    ece = float(np.sum(counts[filled] * np.abs(accuracy[filled] - confidence[filled]))
+                / max(1, counts.sum()))
+    return Calibration(edges, counts, confidence, accuracy, ece)
+
+
+def reliability_diagram(probs: np.ndarray, labels: np.ndarray, *,
+                        bins: int | Sequence[float] = 10, ax: Axes | None = None,
+                        title: str | None = None) -> Axes:
+    """Draw a reliability diagram: accuracy against confidence, one bar per bin.
+
+    Each bin of top probability (x) gets a bar as high as the fraction of its examples
+    predicted right (y), a dot at the bin's mean top probability, and its number of examples
+    written above the bar; the dashed diagonal is perfect calibration. Bars above the
+    diagonal mean an under-confident classifier (right more often than it says), bars below
+    an over-confident one. Empty bins are left blank. Returns the axes.
+    """
+    table = calibration_table(probs, labels, bins=bins)
+    if ax is None:
+        _, ax = plt.subplots(figsize=(min(COLUMN_WIDTH, 5.0), 4.0))
+    left, width = table.edges[:-1], np.diff(table.edges)
+    filled = table.counts > 0
+    ax.bar(left[filled], table.accuracy[filled], width=width[filled], align="edge",
+           color="#9ecae1", edgecolor="#3182bd", label="accuracy in the bin")
+    ax.plot(table.confidence[filled], table.accuracy[filled], "o", color="#08519c", ms=4,
+            zorder=4, label="at the bin's mean confidence")
+    lo, hi = float(table.edges[0]), float(table.edges[-1])
+    ax.plot([lo, hi], [lo, hi], "--", color="0.2", lw=1.2, zorder=3, label="perfect calibration")
+    for b in np.flatnonzero(filled):
+        ax.text(left[b] + width[b] / 2, table.accuracy[b] + 0.02, f"{table.counts[b]:,}",
+                ha="center", va="bottom", fontsize=MIN_FONT_PT, rotation=90 if width[b] < 0.08
+                else 0)
+    ax.set(xlim=(lo, hi), ylim=(0, 1.18), xlabel="top probability (confidence)",
+           ylabel="fraction correct")
+    ax.set_yticks(np.linspace(0, 1, 6))
+    ax.set_title(title or f"reliability diagram (ECE {table.ece:.3f})")
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2, frameon=False,
+              fontsize=MIN_FONT_PT)
+    ax.grid(alpha=0.3)
     return ax

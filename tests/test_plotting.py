@@ -194,3 +194,49 @@ def test_show_matrix_can_force_the_signed_scale_and_colour_the_outline():
     im = ax.images[0]
     assert (im.norm.vmin, im.norm.vmax) == (-4, 4) and im.get_cmap().name == plotting.SIGNED_CMAP
     assert ax.patches[0].get_edgecolor()[:3] == (0, 0, 0)
+
+
+def test_calibration_table_bins_counts_accuracy_and_ece():
+    probs = np.array([[0.9, 0.1], [0.8, 0.2], [0.3, 0.7], [0.45, 0.55], [1.0, 0.0]])
+    labels = np.array([0, 1, 1, 0, 0])
+    table = plotting.calibration_table(probs, labels, bins=[0.5, 0.75, 1.0])
+    # top probabilities 0.9, 0.8, 0.7, 0.55, 1.0 -> bins [0.5, 0.75): 0.7, 0.55; [0.75, 1]: 0.9, 0.8, 1.0
+    assert table.counts.tolist() == [2, 3]
+    np.testing.assert_allclose(table.confidence, [0.625, 0.9])
+    np.testing.assert_allclose(table.accuracy, [0.5, 2 / 3])
+    np.testing.assert_allclose(table.ece, (2 * 0.125 + 3 * abs(2 / 3 - 0.9)) / 5)
+    one_hot = np.eye(2)[labels]
+    same = plotting.calibration_table(probs, one_hot, bins=[0.5, 0.75, 1.0])
+    assert same.counts.tolist() == table.counts.tolist()
+
+
+def test_calibration_table_equal_bins_and_empty_ones():
+    probs = np.array([[0.95, 0.05], [0.92, 0.08]])
+    table = plotting.calibration_table(probs, [0, 1], bins=10)
+    assert len(table.edges) == 11 and table.counts.sum() == 2 and table.counts[9] == 2
+    assert np.isnan(table.accuracy[0]) and table.accuracy[9] == 0.5
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(probs=np.ones(3), labels=[0, 1, 2]), "must be"),
+    (dict(probs=np.eye(3), labels=[0, 1]), "same length"),
+    (dict(probs=np.eye(3), labels=[0, 1, 2], bins=[0.0, 0.5, 0.5, 1.0]), "increasing"),
+    (dict(probs=np.eye(3), labels=[0, 1, 2], bins=[0.0, 0.5]), "outside"),
+])
+def test_calibration_table_bad_input(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        plotting.calibration_table(**kwargs)
+
+
+def test_reliability_diagram_draws_bars_diagonal_and_counts():
+    rng = np.random.default_rng(0)
+    logits = rng.normal(size=(200, 10)) * 3
+    probs = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    labels = rng.integers(0, 10, size=200)
+    ax = plotting.reliability_diagram(probs, labels, bins=5)
+    table = plotting.calibration_table(probs, labels, bins=5)
+    filled = int((table.counts > 0).sum())
+    assert len(ax.patches) == filled
+    assert sorted(t.get_text() for t in ax.texts) == sorted(f"{c:,}" for c in table.counts if c)
+    assert "ECE" in ax.get_title()
+    assert ax.get_xlim() == (0.0, 1.0)
