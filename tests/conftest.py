@@ -23,11 +23,7 @@ REPO = Path(__file__).resolve().parents[1]
 # date of that run. Until they are re-executed (chapter 8's defaults need a GPU: see the
 # README), their figures and printed outputs are checked against the old rules only; a new
 # full run changes the date and puts them under every check again.
-# Chapter 7's run of 2026-12-02 follows every rule but one: its training cell still prints
-# the device after the training time (the source prints ``env.device``); dropping that from
-# the print needs a new full run (about two hours on a 2-core CPU).
-OWED_RERUNS = {"chapters/08_cifar10": "2026-11-23 06:51 UTC",
-               "chapters/07_mnist": "2026-12-02 00:05 UTC"}
+OWED_RERUNS = {"chapters/08_cifar10": "2026-11-23 06:51 UTC"}
 
 
 def owes_rerun(docname: str) -> bool:
