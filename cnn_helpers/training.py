@@ -8,7 +8,9 @@ what a recipe trains on, :func:`predict` adds test-time flips, and
 :func:`steps_per_second` measures training throughput.
 
 Introduced in chapter 8 (CIFAR-10); ``benchmarks/time_to_accuracy.py`` uses it for both
-data sets.
+data sets. Chapter 6 uses the two reading aids at the end: :func:`epoch_logger`, a callback
+that writes one compact line per epoch (instead of Keras' two), and :func:`results_table`,
+a small text table of the results of several runs.
 """
 
 from __future__ import annotations
@@ -22,7 +24,8 @@ import numpy as np
 from cnn_helpers import runtime
 from cnn_helpers.models import Recipe
 
-__all__ = ["Prepared", "accuracy", "predict", "prepare", "steps_per_second", "train_timed"]
+__all__ = ["Prepared", "accuracy", "epoch_logger", "predict", "prepare", "results_table",
+           "steps_per_second", "train_timed"]
 
 
 @dataclass
@@ -200,3 +203,79 @@ def steps_per_second(model: Any, x: np.ndarray, y: np.ndarray, *, batch_size: in
         model.fit(x, y, batch_size=batch_size, epochs=1, verbose=0, shuffle=False)
         best = min(best, time.perf_counter() - t0)
     return steps / best
+
+
+_SHORT = {"accuracy": "acc", "val_accuracy": "val acc", "val_loss": "val loss"}
+
+
+def epoch_logger(*, every: int = 1, log: Callable[[str], None] | None = print,
+                 name: str = "", show_time: bool = False) -> Any:
+    """A Keras callback that writes one compact line per epoch, for ``fit(..., verbose=0)``.
+
+    Each line holds the epoch and the metrics of ``logs``: the training ones, then the
+    validation ones, the loss first in each group, shortened (``acc``, ``val loss``,
+    ``val acc``), e.g.
+    ``epoch  3/20  loss 1.5204  acc 0.4518  val loss 1.4927  val acc 0.4615``.
+
+    Args:
+        every: write every this many epochs, and always the last one (0: write nothing).
+        log: called with each line (``None``: write nothing).
+        name: put in front of each line (to tell several runs apart).
+        show_time: add the seconds the epoch took.
+
+    The callback records the wall-clock seconds of every epoch (training plus the
+    validation pass) in its ``seconds`` list, whether it writes or not.
+    """
+    import keras
+
+    class EpochLogger(keras.callbacks.Callback):
+        def on_train_begin(self, logs=None):
+            self.seconds: list[float] = []
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self._start = time.perf_counter()
+
+        def on_epoch_end(self, epoch, logs=None):
+            self.seconds.append(time.perf_counter() - self._start)
+            epochs = int((self.params or {}).get("epochs") or 0)
+            last = epoch + 1 == epochs
+            if not log or every < 1 or not ((epoch + 1) % every == 0 or last):
+                return
+            logs = dict(logs or {})
+            train = [k for k in logs if not k.startswith("val_")]
+            keys = [k for group in (train, [k for k in logs if k.startswith("val_")])
+                    for k in sorted(group, key=lambda k: k not in ("loss", "val_loss"))]
+            width = len(str(epochs)) if epochs else 1
+            parts = [f"{name} " if name else "",
+                     f"epoch {epoch + 1:{width}}/{epochs}" if epochs else f"epoch {epoch + 1}"]
+            parts += [f"  {_SHORT.get(k, k)} {float(logs[k]):.4f}" for k in keys]
+            if show_time:
+                parts.append(f"  ({self.seconds[-1]:.1f} s)")
+            log("".join(parts))
+
+    return EpochLogger()
+
+
+def results_table(rows: dict[str, dict[str, Any]], columns: list[tuple[str, str, str]], *,
+                  name: str = "run") -> str:
+    """The results of several runs as a small text table, one row per run.
+
+    Args:
+        rows: ``{run name: {key: value}}``.
+        columns: ``(key, header, format)`` per column, the format as in ``format()``
+            (``".3f"``, ``"+.3f"``, ``"d"``...); a missing key or ``None`` shows as ``-``.
+        name: the header of the first column (the run names).
+
+    Returns:
+        The table as a string (no trailing newline): a header line, then one line per
+        run; names are left-aligned, values right-aligned under their headers.
+    """
+    cells = [[format(row[key], fmt) if row.get(key) is not None else "-"
+              for key, _, fmt in columns] for row in rows.values()]
+    first = max([len(name)] + [len(str(n)) for n in rows])
+    widths = [max([len(header)] + [len(r[i]) for r in cells])
+              for i, (_, header, _) in enumerate(columns)]
+    lines = [f"{name:{first}}" + "".join(f"  {h:>{w}}" for (_, h, _), w in zip(columns, widths))]
+    for run, r in zip(rows, cells):
+        lines.append(f"{str(run):{first}}" + "".join(f"  {v:>{w}}" for v, w in zip(r, widths)))
+    return "\n".join(lines)

@@ -83,3 +83,48 @@ def test_steps_per_second_is_positive():
     sps = training.steps_per_second(model, np.zeros((8, 4)), np.zeros((8, 2)), batch_size=4,
                                     steps=3, repeats=1)
     assert sps > 0
+
+
+def _tiny_fit(callback, epochs=3, validation=True):
+    keras.utils.set_random_seed(0)
+    x = np.random.default_rng(0).normal(size=(32, 4)).astype("float32")
+    y = (x[:, 0] > 0).astype("int64")
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2, activation="softmax")])
+    model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    extra = {"validation_data": (x[:8], y[:8])} if validation else {}
+    return model.fit(x, y, epochs=epochs, batch_size=8, verbose=0, callbacks=[callback], **extra)
+
+
+def test_epoch_logger_writes_one_compact_line_per_epoch_and_records_seconds():
+    lines = []
+    logger = training.epoch_logger(log=lines.append)
+    history = _tiny_fit(logger)
+    assert len(lines) == 3 and len(logger.seconds) == 3 and min(logger.seconds) > 0
+    assert lines[0].startswith("epoch 1/3  loss ")
+    assert "  acc " in lines[0] and "  val loss " in lines[0] and lines[0].endswith(
+        f"val acc {history.history['val_accuracy'][0]:.4f}")
+    assert f"loss {history.history['loss'][2]:.4f}" in lines[2]
+    assert all("\n" not in line for line in lines)
+
+
+def test_epoch_logger_every_name_time_and_silence():
+    lines = []
+    _tiny_fit(training.epoch_logger(every=2, log=lines.append, name="run A",
+                                    show_time=True), epochs=5, validation=False)
+    assert [line.split()[3] for line in lines] == ["2/5", "4/5", "5/5"]   # and the last
+    assert all(line.startswith("run A epoch ") and line.endswith(" s)") for line in lines)
+    assert "val" not in lines[0]
+    quiet = training.epoch_logger(every=0, log=lines.append)
+    _tiny_fit(quiet, epochs=2)
+    assert len(lines) == 3 and len(quiet.seconds) == 2
+
+
+def test_results_table_aligns_names_and_values():
+    rows = {"baseline": {"train": 0.9421, "val": 0.4956, "epoch": 16},
+            "dropout": {"train": 0.6862, "val": 0.5546, "epoch": None}}
+    table = training.results_table(rows, [("train", "train acc", ".3f"),
+                                          ("val", "val", ".3f"), ("epoch", "best epoch", "d")])
+    assert table.splitlines() == ["run       train acc    val  best epoch",
+                                  "baseline      0.942  0.496          16",
+                                  "dropout       0.686  0.555           -"]
+    assert training.results_table({}, [("a", "A", ".1f")], name="model") == "model  A"
