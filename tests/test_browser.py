@@ -165,9 +165,12 @@ def test_search_box(visit):
     assert not visit.problems, "\n".join(visit.problems)
 
 
-# Chapters 1-4 are written to the reader's budget (GUIDE.md §6): each has animations and
-# self-check questions (chapters 5-8 follow with the issue "The reader's side, part 3").
-INTERACTIVE = [p for p in PAGES if re.match(r"chapters/0[1-4]_", p)]
+# Chapters 1-7 are written to the reader's budget (GUIDE.md §6): each has self-check
+# questions, and those about what slides, strides or flows (convolution, padding, pooling,
+# the transposed convolution, an optimizer's path) have animations. Chapter 8 follows when
+# it is re-run on a GPU.
+INTERACTIVE = [p for p in PAGES if re.match(r"chapters/0[1-7]_", p)]
+ANIMATED = [p for p in PAGES if re.match(r"chapters/0[1-5]_", p)]
 
 
 @pytest.mark.parametrize("page_name", INTERACTIVE)
@@ -177,7 +180,8 @@ def test_animations_play_and_answers_open_on_a_click(page_name, visit, shots):
     block is folded until clicked, then shows."""
     page = visit.open(f"{page_name}.html")
     players = page.locator(".cnn-anim")
-    assert players.count() >= 1, "no animation on the page"
+    if page_name in ANIMATED:
+        assert players.count() >= 1, "no animation on the page"
     for i in range(players.count()):
         player = players.nth(i)
         player.scroll_into_view_if_needed()
