@@ -23,10 +23,11 @@ def result(task_id: str, answer) -> grading.Result:
 
 
 def test_tasks_points_and_smoke_size():
-    assert [t.id for t in EX.tasks] == ["5.1", "5.2", "5.3", "5.4", "5.5", "5.6", "5.7"]
-    assert sum(t.points for t in EX.tasks) == 13
+    assert [t.id for t in EX.tasks] == ["5.1", "5.2", "5.3", "5.4", "5.5", "5.6", "5.7",
+                                        "5.8"]
+    assert sum(t.points for t in EX.tasks) == 15
     assert [t.kind for t in EX.tasks] == ["function", "function", "value", "model",
-                                          "model", "value", "function"]
+                                          "model", "value", "function", "function"]
     assert EX.smoke == {"N_TRAIN": 3000, "N_TEST": 2000, "EPOCHS": 3}
 
 
@@ -482,3 +483,65 @@ def test_57_forward_pass_instead():
     r = result("5.7", lambda g, k: ops.conv2d(g, k))
     assert r.status == FAILED
     assert "shape" in r.message and "pad dL/dy" in r.message
+
+
+# --------------------------------------------------------------------------- 5.8
+# one step of Keras' Adam (section 5.11 of the chapter)
+
+
+def adam_step(w, g, m, v, t, lr=0.001, *, correct=True, eps_inside=False, textbook=False,
+              sign=-1, t_shift=0, fresh=False):
+    b1, b2, eps = 0.9, 0.999, 1e-7
+    if fresh:
+        m, v = 0.0 * m, 0.0 * v
+    m = b1 * m + (1 - b1) * g
+    v = b2 * v + (1 - b2) * g ** 2
+    t = t + t_shift
+    if textbook:
+        step = lr * (m / (1 - b1 ** t)) / (np.sqrt(v / (1 - b2 ** t)) + eps)
+    else:
+        alpha = lr * np.sqrt(1 - b2 ** t) / (1 - b1 ** t) if correct else lr
+        step = alpha * m / (np.sqrt(v + eps) if eps_inside else np.sqrt(v) + eps)
+    return w + sign * step, m, v
+
+
+def test_58_reference_passes_and_matches_keras():
+    import keras
+
+    assert result("5.8", adam_step).passed
+    rng = np.random.default_rng(0)
+    w0, grads = rng.normal(size=5), rng.normal(size=(4, 5))
+    variable = keras.Variable(w0.astype("float32"))
+    optimizer = keras.optimizers.Adam(learning_rate=0.01)
+    w, m, v = w0, np.zeros(5), np.zeros(5)
+    for t, g in enumerate(grads, start=1):
+        optimizer.apply_gradients([(keras.ops.convert_to_tensor(g, "float32"), variable)])
+        w, m, v = adam_step(w, g, m, v, t, lr=0.01)
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(variable), w, atol=1e-6)
+    from cnn_helpers.tasks.ex05_anatomy import _adam_expected, _adam_probes
+
+    for probe in _adam_probes():          # the checker's expected values are Keras' rule
+        np.testing.assert_allclose(_adam_expected(*probe), np.stack(adam_step(*probe)),
+                                   atol=1e-12)
+
+
+@pytest.mark.parametrize("options, hint", [
+    ({"correct": False}, "bias correction"),
+    ({"eps_inside": True}, "inside the square root"),
+    ({"textbook": True}, "textbook form"),
+    ({"sign": 1}, "subtract the step"),
+    ({"t_shift": 1}, "do not add 1"),
+    ({"fresh": True}, "not from zero"),
+])
+def test_58_mistakes_get_hints(options, hint):
+    r = result("5.8", lambda w, g, m, v, t, lr: adam_step(w, g, m, v, t, lr, **options))
+    assert r.status == FAILED and r.points < 2, r
+    assert hint in r.message, r.message
+
+
+def test_58_textbook_form_gets_partial_credit_and_w_alone_is_named():
+    r = result("5.8", lambda w, g, m, v, t, lr: adam_step(w, g, m, v, t, lr, textbook=True))
+    assert 0 < r.points < 2                       # right except for tiny gradients
+    r = result("5.8", lambda w, g, m, v, t, lr: adam_step(w, g, m, v, t, lr)[0])
+    assert r.status == FAILED and r.points == 0 and "not w alone" in r.message
+    assert result("5.8", ...).status == NOT_ATTEMPTED

@@ -624,6 +624,91 @@ def _input_grad(outputs: list[Any]) -> tuple[Any, str]:
         _grad_diagnose, "match dL/dx")
 
 
+# --------------------------------------------------------------------------- 5.8
+# adam_step(w, g, m, v, t, learning_rate): one step of Keras' Adam (section 5.11), returning
+# (w, m, v) after the step; beta_1 = 0.9, beta_2 = 0.999, epsilon = 1e-7 as in Keras.
+
+ADAM = {"beta_1": 0.9, "beta_2": 0.999, "epsilon": 1e-7}
+
+
+def _adam_variants(w, g, m, v, t, lr) -> dict[str, np.ndarray]:
+    """The right step (Keras' form) and typical slips, each as np.stack([w, m, v])."""
+    b1, b2, eps = ADAM["beta_1"], ADAM["beta_2"], ADAM["epsilon"]
+    w, g, m, v = (np.asarray(a, dtype=float) for a in (w, g, m, v))
+    m1 = b1 * m + (1 - b1) * g
+    v1 = b2 * v + (1 - b2) * g ** 2
+    alpha = lr * math.sqrt(1 - b2 ** t) / (1 - b1 ** t)
+    out = {"right": np.stack([w - alpha * m1 / (np.sqrt(v1) + eps), m1, v1])}
+    out["no bias correction"] = np.stack([w - lr * m1 / (np.sqrt(v1) + eps), m1, v1])
+    out["epsilon inside"] = np.stack([w - alpha * m1 / np.sqrt(v1 + eps), m1, v1])
+    m_hat, v_hat = m1 / (1 - b1 ** t), v1 / (1 - b2 ** t)
+    out["textbook"] = np.stack([w - lr * m_hat / (np.sqrt(v_hat) + eps), m1, v1])
+    out["sign"] = np.stack([w + alpha * m1 / (np.sqrt(v1) + eps), m1, v1])
+    t0 = t + 1
+    alpha0 = lr * math.sqrt(1 - b2 ** t0) / (1 - b1 ** t0)
+    out["t + 1"] = np.stack([w - alpha0 * m1 / (np.sqrt(v1) + eps), m1, v1])
+    m_fresh, v_fresh = (1 - b1) * g, (1 - b2) * g ** 2
+    out["state ignored"] = np.stack([w - alpha * m_fresh / (np.sqrt(v_fresh) + eps),
+                                     m_fresh, v_fresh])
+    return out
+
+
+def _adam_probes() -> list[tuple[Any, ...]]:
+    rng = np.random.default_rng(508)
+    small_m = rng.normal(0.0, 1e-8, size=4)
+    return [
+        (rng.normal(size=3), rng.normal(size=3), np.zeros(3), np.zeros(3), 1, 0.001),
+        (rng.normal(size=5), rng.normal(size=5), rng.normal(0, 0.1, size=5),
+         rng.uniform(0.01, 0.1, size=5), 3, 0.01),
+        (rng.normal(size=4), rng.normal(0.0, 1e-7, size=4), small_m,     # tiny gradients:
+         small_m ** 2, 2, 0.01),                                       # epsilon matters
+        (rng.normal(size=(2, 3)), rng.normal(0.0, 100.0, size=(2, 3)),
+         rng.normal(0.0, 10.0, size=(2, 3)), rng.uniform(10.0, 1e4, size=(2, 3)), 40, 0.1),
+        (np.array([1.0]), np.array([0.02]), np.zeros(1), np.zeros(1), 1, 0.001),
+    ]
+
+
+def _adam_expected(w, g, m, v, t, lr) -> np.ndarray:
+    return _adam_variants(w, g, m, v, t, lr)["right"]
+
+
+def _adam_diagnose(w, g, m, v, t, lr, *, got: Any, expected: np.ndarray) -> str:
+    arr = as_float_array(got)
+    if arr is None:
+        return ""
+    if arr.shape != expected.shape:
+        if arr.shape == expected.shape[1:]:
+            return "return the three arrays w, m, v after the step, not w alone"
+        return "return (w, m, v): three arrays, each of the shape of w"
+    variants = _adam_variants(w, g, m, v, t, lr)
+    hints = {
+        "no bias correction": "the step lacks the bias correction: multiply the learning "
+                              "rate by sqrt(1 - beta_2**t) / (1 - beta_1**t)",
+        "epsilon inside": "epsilon is inside the square root; Keras' Adam divides by "
+                          "sqrt(v) + epsilon",
+        "textbook": "that is the textbook form (epsilon added to the corrected sqrt(v_hat)); "
+                    "Keras folds the bias correction into the learning rate and adds "
+                    "epsilon to sqrt(v) itself, which differs for tiny gradients",
+        "sign": "the weight moves up the gradient: subtract the step",
+        "t + 1": "t is already the number of this step (1 for the first): do not add 1",
+        "state ignored": "m and v must start from the values passed in, not from zero",
+    }
+    for key, hint in hints.items():
+        if np.allclose(arr, variants[key], atol=1e-9, rtol=1e-7) and not np.allclose(
+                variants[key], expected, atol=1e-9, rtol=1e-7):
+            return hint
+    if np.allclose(arr[0], expected[0], atol=1e-9, rtol=1e-7):
+        return "w is right, but m or v is not the updated running mean"
+    return ""
+
+
+def _adam_check(outputs: list[Any]) -> tuple[Any, str]:
+    return probe_verdict(
+        _adam_probes(), outputs, _adam_expected,
+        lambda w, g, m, v, t, lr: f"w {np.shape(w)}, step t = {t}, lr = {lr}",
+        _adam_diagnose, "match Keras' Adam")
+
+
 TASKS = [
     Task("5.1", "stable softmax", "softmax", _softmax_check, points=2, kind="function",
          probes=_softmax_probes),
@@ -636,4 +721,6 @@ TASKS = [
     Task("5.6", "beyond 99%", "history", _history_check, points=2),
     Task("5.7", "the input gradient", "conv2d_input_grad", _input_grad, points=2,
          kind="function", probes=_grad_probes),
+    Task("5.8", "one Adam step", "adam_step", _adam_check, points=2, kind="function",
+         probes=_adam_probes),
 ]
