@@ -20,6 +20,12 @@ if [ $# -gt 0 ]; then
     exec "${PYTEST[@]}" "$@"
 fi
 
+# The unit tests of the parts of cnn_helpers that call Keras, run again on its JAX backend (the
+# NumPy-only parts, the exercises' checks, the scripts and the static notebook checks do not
+# depend on the backend and run once, in the unit stage).
+JAX_UNIT_TESTS=(tests/test_ops.py tests/test_models.py tests/test_training.py tests/test_autodiff.py
+                tests/test_runtime.py tests/test_distributed.py)
+
 status=0
 times=("setup ${t_setup}s")
 run_stage() {  # name, pytest args...
@@ -33,8 +39,12 @@ run_stage() {  # name, pytest args...
 }
 
 # --durations: the slowest tests of each stage, to see where the time goes.
-run_stage unit -m "not notebooks and not book and not browser and not jupyter" -n 2 --durations=10
+run_stage unit -m "not notebooks and not book and not browser and not jupyter and not jax" -n 2 --durations=10
 run_stage notebooks -m notebooks -n 2 --durations=20
+# The second Keras backend: the library's unit tests and the chapters that run on JAX (at smoke
+# size, with the same nbval comparisons), in one session with KERAS_BACKEND=jax.
+KERAS_BACKEND=jax run_stage jax -m "not notebooks and not book and not browser and not jupyter" -n 2 \
+    --durations=10 "${JAX_UNIT_TESTS[@]}" tests/test_notebooks.py::test_runs_on_jax_at_smoke_size_and_checked_cells_match
 # The book is built once (by whichever worker comes first) into _build/html; the checks of
 # its files and the browser tests (screenshots: _build/screenshots/) share it; the tests of
 # one width share a worker (their xdist group), so each width is surveyed once.

@@ -341,14 +341,16 @@ def test_colab_links_and_pip_spec_follow_config(tmp_path):
 # --------------------------------------------------------------------------- execution
 
 
-@pytest.mark.notebooks
-@pytest.mark.parametrize("path", CHAPTERS, ids=_id)
-def test_runs_at_smoke_size_and_checked_cells_match(path, tmp_path):
-    """One execution per chapter: papermill injects the smoke parameters after the parameters
-    cell, then nbval runs the copy top to bottom. Any cell that raises fails the test, and the
-    cells tagged nbval-check-output (shapes, parameter counts, worked numbers) must print
-    exactly what the committed full run shows. (Exercise notebooks are executed by the
-    grader, tests/test_grading.py.)"""
+# Chapters that CI also executes on Keras' JAX backend (chapter 7 and 8 train for minutes even
+# at smoke size: their JAX runs are the GPU re-runs; see the README).
+ON_JAX = {"01_convolution", "02_stride_and_padding", "03_pooling", "04_beyond_2d", "05_anatomy",
+          "06_regularization", "09_many_devices"}
+
+
+def run_at_smoke_size(path: Path, tmp_path: Path, backend: str) -> None:
+    """Execute a copy of ``path`` with its smoke parameters on one Keras backend, under nbval:
+    no cell may raise, and every cell tagged ``nbval-check-output`` must print exactly what
+    the committed full run shows (on whichever backend that run was made)."""
     from papermill.iorw import load_notebook_node
     from papermill.parameterize import parameterize_notebook
 
@@ -363,12 +365,38 @@ def test_runs_at_smoke_size_and_checked_cells_match(path, tmp_path):
     cmd = [sys.executable, "-m", "pytest", "--nbval-lax", "--nbval-current-env",
            "--nbval-cell-timeout=600", "-p", "no:cacheprovider", "-o", "addopts=", "-q",
            "--rootdir", str(tmp_path), str(copy)]
+    env = {**os.environ, "PYTHONWARNINGS": "ignore", "KERAS_BACKEND": backend}
     with notebooks.quiet_kernels():
-        proc = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True,
-                              env={**os.environ, "PYTHONWARNINGS": "ignore"})
+        proc = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, env=env)
     summary = proc.stdout.strip().splitlines()[-1] if proc.stdout.strip() else ""
-    assert proc.returncode == 0, (f"{_id(path)} at smoke size {params}: nbval found an error or "
-                                  f"a difference:\n{proc.stdout[-6000:]}\n{proc.stderr[-2000:]}")
+    assert proc.returncode == 0, (f"{_id(path)} on {backend} at smoke size {params}: nbval found an "
+                                  f"error or a difference:\n{proc.stdout[-6000:]}\n{proc.stderr[-2000:]}")
     # Every cell ran: nbval makes one test item per code cell.
     n_code = sum(c.cell_type == "code" for c in injected.cells)
     assert re.search(rf"\b{n_code} passed", summary), f"expected {n_code} cells to pass: {summary}"
+
+
+@pytest.mark.notebooks
+@pytest.mark.parametrize("path", CHAPTERS, ids=_id)
+def test_runs_at_smoke_size_and_checked_cells_match(path, tmp_path):
+    """One execution per chapter on TensorFlow: papermill injects the smoke parameters after
+    the parameters cell, then nbval runs the copy top to bottom. Any cell that raises fails
+    the test, and the cells tagged nbval-check-output (shapes, parameter counts, worked
+    numbers) must print exactly what the committed full run shows. (Exercise notebooks are
+    executed by the grader, tests/test_grading.py.)"""
+    run_at_smoke_size(path, tmp_path, "tensorflow")
+
+
+@pytest.mark.jax
+@pytest.mark.parametrize("path", [p for p in CHAPTERS if p.stem in ON_JAX], ids=_id)
+def test_runs_on_jax_at_smoke_size_and_checked_cells_match(path, tmp_path):
+    """The same execution on Keras' JAX backend: one code, any backend. A checked cell prints
+    the same text on both (shapes, counts, NumPy arithmetic); a number that depends on the
+    backend's kernels or random streams is not tagged for nbval, and the text says why it
+    differs where it matters."""
+    run_at_smoke_size(path, tmp_path, "jax")
+
+
+def test_the_jax_stage_runs_the_chapters_it_names():
+    missing = ON_JAX - {p.stem for p in CHAPTERS}
+    assert not missing, f"ON_JAX names chapters that do not exist: {sorted(missing)}"
