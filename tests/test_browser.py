@@ -169,8 +169,8 @@ def test_search_box(visit):
 # questions, and those about what slides, strides or flows (convolution, padding, pooling,
 # the transposed convolution, an optimizer's path) have animations. Chapter 8 follows when
 # it is re-run on a GPU.
-INTERACTIVE = [p for p in PAGES if re.match(r"chapters/0[1-7]_", p)]
-ANIMATED = [p for p in PAGES if re.match(r"chapters/0[1-5]_", p)]
+INTERACTIVE = [p for p in PAGES if re.match(r"chapters/0[1-79]_", p)]
+ANIMATED = [p for p in PAGES if re.match(r"chapters/0[1-59]_", p)]
 
 
 @pytest.mark.parametrize("page_name", INTERACTIVE)
