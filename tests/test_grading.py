@@ -232,7 +232,7 @@ def test_reference_solutions_get_full_marks(solution, tmp_path):
 
 @pytest.mark.notebooks
 def test_blank_starters_score_zero_without_crashing(tmp_path):
-    """All eight starters in one grader run (which also grades several exercises at once)."""
+    """All nine starters in one grader run (which also grades several exercises at once)."""
     copies = []
     for starter in STARTERS:
         copies.append(tmp_path / starter.name)
