@@ -59,3 +59,39 @@ def test_unknown_recipe_is_refused(tmp_path):
            "--recipes", "lenet", "--output-dir", str(tmp_path)]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 2 and "unknown cifar10 recipe(s) ['lenet']" in proc.stderr
+
+
+def test_scaling_smoke_run(tmp_path):
+    """benchmarks/scaling.py at its smallest: one and two devices (virtual CPU devices on a
+    machine without an accelerator), weak and strong scaling, a JSON report and a figure."""
+    cmd = [sys.executable, str(REPO / "benchmarks" / "scaling.py"), "--smoke",
+           "--output-dir", str(tmp_path)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    [path] = tmp_path.glob("scaling_*_smoke.json")
+    assert (tmp_path / path.name.replace(".json", ".png")).is_file()
+    report = json.loads(path.read_text())
+    assert report["smoke"] and report["environment"]["backend"] == "jax"
+    assert report["environment"]["keras"] and report["environment"]["jax"] and report["date"]
+    hw = report["hardware"]
+    assert hw["cpu"] and hw["cpu_cores"] >= 1 and hw["devices_present"] >= 1 and hw["device"]
+    counts = report["settings"]["device_counts"]
+    assert counts == [1, 2][:hw["devices_present"]]
+    for mode, batch in (("weak", lambda n: 8 * n), ("strong", lambda n: 16)):
+        points = report["results"][mode]["points"]
+        assert [p["devices"] for p in points] == counts
+        for p in points:
+            assert p["global_batch"] == batch(p["devices"]) == p["per_device_batch"] * p["devices"]
+            assert p["weights_replicated_on"] == p["devices"]
+            steps, images = p["steps_per_second"], p["images_per_second"]
+            assert 0 < steps["min"] <= steps["median"] <= steps["max"]
+            assert len(steps["runs"]) == 2 and images["median"] > 0
+            expected = steps["median"] * p["global_batch"]
+            assert abs(images["median"] - expected) <= 0.01 * expected
+        assert points[0]["speedup"] == 1.0
+    if hw["platform"] == "cpu":              # the figures must not pass for a speed-up
+        assert hw["virtual_cpu_devices"] == (hw["devices_present"] > 1)
+        assert "share the same" in report["caveat"] and "not a speed-up" in report["caveat"]
+        assert "not a speed-up" in proc.stdout
+    else:
+        assert report["caveat"] is None and hw["accelerators"]
