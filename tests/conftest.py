@@ -203,6 +203,12 @@ SLOW_FIRST = (   # seconds measured on 2 cores, two workers, 2026-12-02
     "test_reference_solutions_get_full_marks[07_mnist]",                                # 47
     "test_reference_solutions_get_full_marks[05_anatomy]",                              # 46
     "test_time_to_accuracy_smoke_run",                                                  # 33
+    # the jax stage
+    "test_runs_on_jax_at_smoke_size_and_checked_cells_match[chapters/06_regularization.ipynb]",  # 155
+    "test_runs_on_jax_at_smoke_size_and_checked_cells_match[chapters/05_anatomy.ipynb]",  # 84
+    "test_runs_on_jax_at_smoke_size_and_checked_cells_match[chapters/04_beyond_2d.ipynb]",  # 63
+    "test_runs_on_jax_at_smoke_size_and_checked_cells_match[chapters/09_many_devices.ipynb]",  # 57
+    "test_runs_on_jax_at_smoke_size_and_checked_cells_match[chapters/02_stride_and_padding.ipynb]",  # 49
 )
 
 
