@@ -17,15 +17,18 @@ once per process:
 - In the notebook, :func:`table` prints rows as an aligned text table, and
   :func:`allreduce_animation` draws a ring all-reduce step by step.
 
-Devices. With ``backend="jax"`` each worker gets
-``XLA_FLAGS=--xla_force_host_platform_device_count=<devices>``: where JAX finds no
-accelerator, its CPU shows up as that many (virtual) devices. With
-``backend="tensorflow"`` a small bootstrap splits the CPU into ``devices`` logical devices
-before the script runs. On a machine with GPUs (or TPUs) nothing is forced onto the CPU:
-JAX uses its accelerators and ignores the CPU flag, the TensorFlow bootstrap leaves the
-CPU alone when it finds a GPU, and :func:`tf_devices` then names the GPUs. Virtual CPU
-devices share the machine's cores: they show that a program is *correct* on many devices,
-never how fast it would be.
+Devices. By default (``platform="cpu"``) workers run on the CPU even where there are
+GPUs: the launcher sets ``CUDA_VISIBLE_DEVICES=""`` (and ``JAX_PLATFORMS=cpu`` for JAX), so
+that an experiment written for 8 devices gives the same result on a machine with 0, 1 or 2
+GPUs (the chapter's meshes need 8 devices; measuring what GPUs gain is the job of
+``benchmarks/scaling.py``). With ``backend="jax"`` each worker gets
+``XLA_FLAGS=--xla_force_host_platform_device_count=<devices>``: its CPU shows up as that
+many (virtual) devices. With ``backend="tensorflow"`` a small bootstrap splits the CPU into
+``devices`` logical devices before the script runs. ``platform="auto"`` leaves the
+accelerators visible: JAX uses them and ignores the CPU flag, the TensorFlow bootstrap
+leaves the CPU alone when it finds a GPU, and :func:`tf_devices` then names the GPUs.
+Virtual CPU devices share the machine's cores: they show that a program is *correct* on
+many devices, never how fast it would be.
 
 More than one process (``processes > 1``, JAX only) means a cluster on this machine: the
 launcher picks a free port on 127.0.0.1 and sets ``KERAS_DISTRIBUTION_JOB_ADDRESSES``,
@@ -51,12 +54,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-__all__ = ["BACKENDS", "WorkerError", "WorkerResult", "allreduce_animation", "config",
-           "describe_sharding", "free_port", "launch", "num_processes", "process_id", "report",
-           "ring_allreduce", "table", "tf_devices"]
+__all__ = ["BACKENDS", "PLATFORMS", "WorkerError", "WorkerResult", "allreduce_animation",
+           "config", "describe_sharding", "free_port", "launch", "num_processes", "process_id",
+           "report", "ring_allreduce", "table", "tf_devices"]
 
 #: The backends :func:`launch` can start workers on.
 BACKENDS = ("jax", "tensorflow")
+#: Where workers run: ``"cpu"`` (accelerators hidden) or ``"auto"`` (what the backend finds).
+PLATFORMS = ("cpu", "auto")
 
 _RESULT_ENV = "CNN_DISTRIBUTED_RESULT"
 _CONFIG_ENV = "CNN_DISTRIBUTED_CONFIG"
@@ -131,7 +136,7 @@ def _kill(proc: subprocess.Popen[bytes]) -> None:
 
 def launch(source_or_path: str | os.PathLike[str], *, backend: str = "jax", processes: int = 1,
            devices: int = 8, timeout: float = 300.0, config: Mapping[str, Any] | None = None,
-           env: Mapping[str, str] | None = None) -> list[WorkerResult]:
+           env: Mapping[str, str] | None = None, platform: str = "cpu") -> list[WorkerResult]:
     """Run a script in ``processes`` fresh Python processes and wait for all of them.
 
     Args:
@@ -139,10 +144,14 @@ def launch(source_or_path: str | os.PathLike[str], *, backend: str = "jax", proc
         backend: ``"jax"`` or ``"tensorflow"`` (sets ``KERAS_BACKEND``).
         processes: how many processes; more than 1 (JAX only) forms a cluster on
             127.0.0.1 that ``keras.distribution.initialize()`` joins.
-        devices: virtual CPU devices per process, used where no accelerator is found.
+        devices: virtual CPU devices per process (with ``platform="auto"``, used only
+            where no accelerator is found).
         timeout: seconds for the whole run; then every worker's process group is killed.
         config: JSON-able settings the workers read with :func:`config`.
         env: more environment variables for every worker.
+        platform: ``"cpu"`` (the default) hides the GPUs from the workers
+            (``CUDA_VISIBLE_DEVICES=""``, and ``JAX_PLATFORMS=cpu`` for JAX), so results do
+            not depend on how many GPUs the machine has; ``"auto"`` lets the backend use them.
 
     Returns:
         One :class:`WorkerResult` per process, in process order.
@@ -160,6 +169,8 @@ def launch(source_or_path: str | os.PathLike[str], *, backend: str = "jax", proc
     if processes > 1 and backend != "jax":
         raise ValueError("processes > 1 is supported for backend='jax' only "
                          "(keras.distribution's multi-process runs)")
+    if platform not in PLATFORMS:
+        raise ValueError(f"platform must be one of {PLATFORMS}, got {platform!r}")
     if not (isinstance(timeout, (int, float)) and timeout > 0):
         raise ValueError(f"timeout must be a positive number of seconds, got {timeout!r}")
     config_json = json.dumps(dict(config or {}))   # raises TypeError early if not JSON-able
@@ -171,6 +182,10 @@ def launch(source_or_path: str | os.PathLike[str], *, backend: str = "jax", proc
                 "TF_CPP_MIN_LOG_LEVEL": os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2")}
         if backend == "jax":
             base["XLA_FLAGS"] = _xla_flags(base.get("XLA_FLAGS", ""), devices)
+        if platform == "cpu":
+            base["CUDA_VISIBLE_DEVICES"] = ""
+            if backend == "jax":
+                base["JAX_PLATFORMS"] = "cpu"
         if processes > 1:
             base.update(KERAS_DISTRIBUTION_JOB_ADDRESSES=f"127.0.0.1:{free_port()}",
                         KERAS_DISTRIBUTION_NUM_PROCESSES=str(processes))
