@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -219,24 +219,38 @@ def _dp_slips(w, b, x, y, n, lr) -> list[tuple[np.ndarray, str]]:
     ]
 
 
-def _dp_check(outputs: list[Any]) -> tuple[Any, str]:
+def _pair_results(probes: list[tuple[Any, ...]], outputs: list[Any],
+                  describe: Callable[..., str], expected_of: Callable[..., np.ndarray],
+                  diagnose: Callable[..., str]) -> list[tuple[bool, str]]:
+    """(passed, message) per probe of a task whose function returns a ``(w, b)``-shaped pair
+    (tasks 9.2 and 9.3): the answer's form first, then its value, then ``diagnose``'s hint
+    for a wrong value (called as ``diagnose(vec, expected, *probe)``)."""
     results = []
-    for args, got in zip(_dp_probes(), outputs):
-        w, _, x, _, n, _ = args
-        what = f"probe with {len(x)} examples on {n} device{'s' if n > 1 else ''}"
-        vec, problem = _as_pair(got, len(w))
+    for args, got in zip(probes, outputs):
+        what = describe(*args)
+        vec, problem = _as_pair(got, len(args[0]))
         if vec is None:
             results.append((False, f"{what}: {problem}"))
             continue
-        expected = _dp_expected(*args)
+        expected = expected_of(*args)
         if _same(vec, expected):
             results.append((True, ""))
-            continue
-        hint = next((h for wrong, h in _dp_slips(*args)
-                     if not _same(wrong, expected) and _same(vec, wrong)),
-                    "not the result of one step with the gradient averaged over the "
-                    "whole batch")
-        results.append((False, f"{what}: {hint}"))
+        else:
+            results.append((False, f"{what}: {diagnose(vec, expected, *args)}"))
+    return results
+
+
+def _dp_hint(vec: np.ndarray, expected: np.ndarray, *args: Any) -> str:
+    return next((h for wrong, h in _dp_slips(*args)
+                 if not _same(wrong, expected) and _same(vec, wrong)),
+                "not the result of one step with the gradient averaged over the whole batch")
+
+
+def _dp_check(outputs: list[Any]) -> tuple[Any, str]:
+    results = _pair_results(
+        _dp_probes(), outputs,
+        lambda w, b, x, y, n, lr: f"probe with {len(x)} examples on {n} device{'s' if n > 1 else ''}",
+        _dp_expected, _dp_hint)
     return _verdict(results, "equal to one large-batch step")
 
 
@@ -262,37 +276,30 @@ def _replica_expected(w, b, x, y, global_batch) -> np.ndarray:
     return _pack(gw / global_batch, gb / global_batch)
 
 
+def _replica_hint(vec: np.ndarray, expected: np.ndarray, w, b, x, y, global_batch) -> str:
+    size = len(x)
+    total = _pack(*_gradient_sum(w, b, x, y))
+    if size == 0 and not np.all(np.isfinite(vec)):
+        return ("an empty shard (the last batch can leave a device without "
+                "examples) gives NaN: it should contribute zero, a sum over no "
+                "examples")
+    if size and _same(vec, total / size):
+        return ("that is the mean over the shard: with uneven shards the replicas' "
+                "means do not add up (or average) to the global batch's mean; "
+                "divide by global_batch_size")
+    if _same(vec, total):
+        return "the sum of the shard's gradients still needs dividing"
+    if _same(vec, -expected):
+        return "the sign is flipped: the gradient of the loss is (p - y) x"
+    return ("the replicas' results, summed, should give the gradient of the "
+            "mean loss over the global batch")
+
+
 def _replica_check(outputs: list[Any]) -> tuple[Any, str]:
-    results = []
-    for args, got in zip(_replica_probes(), outputs):
-        w, b, x, y, global_batch = args
-        size = len(x)
-        what = f"probe with a shard of {size} of a global batch of {global_batch}"
-        vec, problem = _as_pair(got, len(w))
-        if vec is None:
-            results.append((False, f"{what}: {problem}"))
-            continue
-        expected = _replica_expected(*args)
-        if _same(vec, expected):
-            results.append((True, ""))
-            continue
-        total = _pack(*_gradient_sum(w, b, x, y))
-        if size == 0 and not np.all(np.isfinite(vec)):
-            hint = ("an empty shard (the last batch can leave a device without "
-                    "examples) gives NaN: it should contribute zero, a sum over no "
-                    "examples")
-        elif size and _same(vec, total / size):
-            hint = ("that is the mean over the shard: with uneven shards the replicas' "
-                    "means do not add up (or average) to the global batch's mean; "
-                    "divide by global_batch_size")
-        elif _same(vec, total):
-            hint = "the sum of the shard's gradients still needs dividing"
-        elif _same(vec, -expected):
-            hint = "the sign is flipped: the gradient of the loss is (p - y) x"
-        else:
-            hint = ("the replicas' results, summed, should give the gradient of the "
-                    "mean loss over the global batch")
-        results.append((False, f"{what}: {hint}"))
+    results = _pair_results(
+        _replica_probes(), outputs,
+        lambda w, b, x, y, g: f"probe with a shard of {len(x)} of a global batch of {g}",
+        _replica_expected, _replica_hint)
     return _verdict(results, "right: the replicas add up to the global mean")
 
 
