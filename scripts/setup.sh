@@ -17,16 +17,32 @@ if [ ! -x "$VENV/bin/python" ]; then
     "$PYTHON" -m venv "$VENV"
 fi
 
+# Debian packages the project needs beside Python: installed with apt-get (through `sudo -n`,
+# which never prompts, when not root); where that fails, say what to run.
+APT_UPDATED=""
+apt_install() {   # apt_install PACKAGE WHAT-NEEDS-IT
+    local SUDO=""
+    if [ "$(id -u)" != "0" ]; then SUDO="sudo -n"; fi
+    echo "setup: installing $1 (Debian package) for $2"
+    if [ -z "$APT_UPDATED" ] && $SUDO apt-get update -qq; then APT_UPDATED=1; fi
+    if ! { [ -n "$APT_UPDATED" ] && $SUDO apt-get install -y -qq "$1" >/dev/null; }; then
+        echo "setup: could not install $1 (needed by $2); install it with:"
+        echo "       sudo apt-get install $1"
+        return 1
+    fi
+}
+
 # The browser tests (and the PDF) drive a Chromium: Debian's package, or the one named by
 # $CHROMIUM. Only the tests need it; building the book does not.
 if [ "$EXTRAS" != "book" ] && [ -z "${CHROMIUM:-}" ] && ! command -v chromium >/dev/null 2>&1; then
-    echo "setup: installing chromium (Debian package) for the browser tests"
-    SUDO=""
-    if [ "$(id -u)" != "0" ]; then SUDO="sudo -n"; fi   # never prompts for a password
-    if ! { $SUDO apt-get update -qq && $SUDO apt-get install -y -qq chromium >/dev/null; }; then
-        echo "setup: could not install chromium; the browser tests need it:"
-        echo "       sudo apt-get install chromium   (or set CHROMIUM=/path/to/chromium)"
-    fi
+    apt_install chromium "the browser tests" || echo "       (or set CHROMIUM=/path/to/chromium)"
+fi
+
+# The grader runs every submitted notebook inside bubblewrap (cnn_helpers/grading/sandbox.py:
+# no network, a read-only view of the machine, instructor checks and solutions hidden); it
+# refuses to grade without it unless told to run submissions unsandboxed.
+if ! command -v bwrap >/dev/null 2>&1; then
+    apt_install bubblewrap "the grader (cnn-grade) and tests/test_sandbox.py" || true
 fi
 
 case "$EXTRAS" in

@@ -1,4 +1,9 @@
-"""Exercise 2: Stride and padding (exercises/02_stride_and_padding.ipynb)."""
+"""Exercise 2: Stride and padding (exercises/02_stride_and_padding.ipynb).
+
+Every number of this exercise is one ``ops`` call away, and the statements ask for them to
+be worked out with the chapter's formulas: an answer computed with ``ops`` or Keras earns
+nothing (``BY_HAND``). Tasks 2.7 and 2.8 are questions with one right letter.
+"""
 
 from __future__ import annotations
 
@@ -8,9 +13,22 @@ from typing import Any, Callable
 import numpy as np
 
 from cnn_helpers import ops
-from cnn_helpers.grading import Failure, Task, compare_arrays, near
+from cnn_helpers.grading import (
+    Failure,
+    Task,
+    arrays_agree,
+    choice,
+    compare_arrays,
+    model_shapes,
+    near,
+    probe_rng,
+)
 
 SMOKE: dict[str, Any] = {}      # nothing trains: the grader runs the real settings
+
+#: What a number "worked out with the formulas" may not be computed with: the book's
+#: reference implementations and Keras (which the statements allow *afterwards*).
+BY_HAND = ("cnn_helpers.ops", "keras", "tensorflow", "jax", "torch")
 
 
 # --------------------------------------------------------------------------- 2.1
@@ -33,19 +51,20 @@ def _output_size(answer: Any) -> tuple[Any, str]:
     if not value.is_integer():
         if math.floor(value) == expected:
             hint = ("a layer cannot have part of a neuron: when S does not divide "
-                    "I + 2P - F, round the division down (the floor) before adding 1")
+                    "I + 2P - F, only the windows that fit entirely count; which way "
+                    "does that round the division?")
         else:
             hint = "an output size counts window positions: it is a whole number"
         return False, f"{message}; {hint}"
     n = i + 2 * p - f
     hints = {
         (i + p - f) // s + 1: "P zeros go on each side, so the padded width is I + 2P",
-        n // s: ("one window position short: did you forget the +1 (the first "
-                 "position), or pad only one side (the formula has 2P, P zeros on "
-                 "each side)?"),
+        n // s: ("count the window positions again: the formula's + 1 counts the "
+                 "first position, and P zeros go on each side (2P in all)"),
         (i - f) // s + 1: "that is the size without padding: add P zeros on each side",
-        -(-n // s) + 1: ("one position too many: a window may not overhang the padded "
-                         "input, so the division is rounded down, not up"),
+        -(-n // s) + 1: ("a window may not overhang the padded input: count only the "
+                         "windows that fit entirely (the division is rounded down, "
+                         "not up)"),
         n + 1: "the window jumps S pixels at a time: divide by the stride",
     }   # later entries win where two mistakes give the same number
     hint = hints.get(int(value), "use O = floor((I + 2P - F) / S) + 1")
@@ -78,7 +97,7 @@ def _same_split(answer: Any) -> tuple[Any, str]:
     total = before + after
     got_total = got_before + got_after
     if (got_before, got_after) == (before, after):
-        return True, f"correct: 'same' pads ({got_before}, {got_after}) along each axis"
+        return True, "correct"
     if got_total == total:
         if (got_before, got_after) == (after, before):
             return 0.5, ("the total is right, but mirrored: when the number of zeros "
@@ -86,16 +105,13 @@ def _same_split(answer: Any) -> tuple[Any, str]:
         return 0.5, ("the total is right, but Keras splits it as evenly as possible: "
                      "floor(total / 2) before, the rest after")
     if got_total == f - 1:
-        return False, (f"your zeros add up to F - 1 = {f - 1}: that is what stride 1 "
-                       "needs. With a stride, 'same' gives ceil(I / S) outputs and "
-                       "adds just enough zeros for that many windows: "
-                       "(O - 1) * S + F - I")
+        return False, ("your zeros add up to F - 1: that is what stride 1 needs. With "
+                       "a stride, 'same' gives ceil(I / S) outputs and adds just enough "
+                       "zeros for that many windows: (O - 1) * S + F - I")
     if got_total == 0:
         return False, "with 'valid' there are no zeros; 'same' adds some here"
-    diff = got_total - total
-    return False, (f"your zeros add up to {got_total}, {abs(diff)} too "
-                   f"{'many' if diff > 0 else 'few'}: the total is "
-                   "max((O - 1) * S + F - I, 0) with O = ceil(I / S)")
+    return False, (f"too {'many' if got_total > total else 'few'} zeros in all: "
+                   "the total is max((O - 1) * S + F - I, 0) with O = ceil(I / S)")
 
 
 # --------------------------------------------------------------------------- 2.3
@@ -103,7 +119,7 @@ def _same_split(answer: Any) -> tuple[Any, str]:
 
 def _strided_probes() -> list[tuple[Any, ...]]:
     """(image, kernel, strides, pad): strides 1-3, padding 0-2, uneven divisions."""
-    rng = np.random.default_rng(2202)
+    rng = probe_rng(2202)
     cases = [((7, 7), (3, 3), (2, 2), (1, 1)),     # exact division
              ((8, 9), (3, 3), (2, 2), (0, 0)),     # 5/2 and 6/2: last row dropped
              ((10, 10), (4, 4), (3, 3), (2, 2)),   # 10/3: uneven, with padding
@@ -157,6 +173,22 @@ def _flipped(image, kernel, strides, pad):
     return _reference(image, kernel[::-1, ::-1], strides, pad)
 
 
+def _np_pad_pair(image, kernel, strides, pad):
+    """np.pad(image, (P_h, P_w)): P_h zeros before and P_w after, on both axes."""
+    return ops.conv2d(image, kernel, strides=tuple(strides),
+                      padding=((pad[0], pad[1]), (pad[0], pad[1])))
+
+
+def _overhang_shape(image, kernel, strides, pad) -> tuple[int, ...]:
+    """The output shape when a window may overhang the padded image (ceil, not floor)."""
+    return tuple(-(-(n + 2 * p - f) // s) + 1
+                 for n, f, s, p in zip(image.shape, kernel.shape, strides, pad))
+
+#: An implementation that is one of the slips below throughout earns at most this share:
+#: the probes that cannot show its slip (no padding, a stride of 1...) are no evidence.
+SLIP_CREDIT_23 = 1 / 3
+
+
 _MISTAKES: list[tuple[Callable[..., np.ndarray], str, str]] = [
     # (what a typical wrong implementation computes, the hint when its values match,
     #  the hint when only its shape matches)
@@ -185,49 +217,55 @@ _MISTAKES: list[tuple[Callable[..., np.ndarray], str, str]] = [
      "the output has the stride-1 size: the window jumps S pixels at a time"),
     (_flipped,
      "you flipped the kernel; Keras layers slide it unflipped", ""),
+    (_np_pad_pair,
+     ("np.pad(image, (P_h, P_w)) adds P_h zeros before and P_w after, on both axes: "
+      "give each axis its pair, np.pad(image, ((P_h, P_h), (P_w, P_w)))"),
+     ("the size looks like np.pad(image, (P_h, P_w)), which adds P_h zeros before and "
+      "P_w after on both axes: give each axis its pair, np.pad(image, ((P_h, P_h), "
+      "(P_w, P_w)))")),
 ]
 
 
 def _diagnose(image, kernel, strides, pad, got: Any,
-              expected: np.ndarray) -> list[str]:
-    """Hints that explain a wrong probe output: the typical mistakes it matches."""
+              expected: np.ndarray) -> tuple[list[str], bool]:
+    """Hints that explain a wrong probe output (the typical mistakes it matches), and
+    whether a mistake matches its values (not only its shape)."""
     if isinstance(got, Failure):
         text = str(got)
         if "broadcast" in text:
             return ["a window ran past the edge of the padded image: too many window "
-                    "positions? They are floor((I + 2P - F) / S) + 1 per axis"]
+                    "positions? They are floor((I + 2P - F) / S) + 1 per axis"], False
         if "integer" in text and "float" in text:
-            return ["a size came out as a float: use integer division //"]
-        return []
+            return ["a size came out as a float: use integer division //"], False
+        return [], False
     arr = np.asarray(got)
     if arr.dtype == object or not np.issubdtype(arr.dtype, np.number):
-        return []
+        return [], False
     by_value, by_shape = [], []
     for wrong, value_hint, size_hint in _MISTAKES:
         try:
             other = wrong(image, kernel, strides, pad)
         except ValueError:          # this mistake cannot even run on this probe
             continue
-        if other.shape == expected.shape and np.allclose(other, expected):
+        if arrays_agree(other, expected, atol=1e-8):
             continue                # the mistake does not show on this probe
-        if other.shape == arr.shape and np.allclose(other, arr, atol=1e-5):
+        if arrays_agree(arr, other, atol=1e-5):
             by_value.append(value_hint)
         elif size_hint and other.shape == arr.shape != expected.shape:
             by_shape.append(size_hint)
     if by_value or by_shape:
-        return by_value or by_shape
-    if arr.ndim == 2 and arr.shape != expected.shape:
-        diff = set(np.subtract(arr.shape, expected.shape).tolist())
-        if diff <= {0, 1}:
-            return ["one window position too many: a window may not overhang the "
-                    "padded image, so the division is rounded down"]
-    return []
+        return by_value or by_shape, bool(by_value)
+    if arr.shape == _overhang_shape(image, kernel, strides, pad) != expected.shape:
+        return ["too many window positions: a window may not overhang the padded image, "
+                "so the division in floor((I + 2P - F) / S) + 1 is rounded down"], False
+    return [], False
 
 
 def _strided(outputs: list[Any]) -> tuple[Any, str]:
     probes = _strided_probes()
     passed = 0
     problems: list[tuple[str, list[str]]] = []    # (what is wrong, hints), per probe
+    slips: list[set[str]] = []                    # the slips each wrong probe matches
     for n, (args, got) in enumerate(zip(probes, outputs), start=1):
         image, kernel, strides, pad = args
         expected = _reference(*args)
@@ -237,10 +275,15 @@ def _strided(outputs: list[Any]) -> tuple[Any, str]:
         if ok:
             passed += 1
         else:
-            problems.append((message, _diagnose(*args, got, expected)))
+            hints, by_value = _diagnose(*args, got, expected)
+            problems.append((message, hints))
+            slips.append(set(hints) if by_value else set())
     if passed == len(probes):
         return True, (f"all {len(probes)} probes match Keras' strided, zero-padded "
                       "convolution")
+    fraction = passed / len(probes)
+    if set.intersection(*slips):          # one slip explains every wrong probe
+        fraction = min(fraction, SLIP_CREDIT_23)
     # The hint that explains most failing probes (a tie goes to the earlier mistake).
     votes: dict[str, int] = {}
     for _, hints in problems:
@@ -250,7 +293,7 @@ def _strided(outputs: list[Any]) -> tuple[Any, str]:
     if votes:
         hint = max(votes, key=votes.get)                  # first of the most voted
         message = next(m for m, hints in problems if hint in hints) + f": {hint}"
-    return passed / len(probes), f"{passed} of {len(probes)} probes right; {message}"
+    return fraction, f"{passed} of {len(probes)} probes right; {message}"
 
 
 # --------------------------------------------------------------------------- 2.4
@@ -289,7 +332,7 @@ def _never_read_check(answer: Any) -> tuple[Any, str]:
         return False, "`never_read` should hold True/False (or 1/0) only"
     arr = arr.astype(bool)
     if np.array_equal(arr, expected):
-        return True, f"correct: {int(arr.sum())} of {arr.size} pixels are never read"
+        return True, "correct"
     if np.array_equal(arr, ~expected):
         return False, "inverted: True should mark the pixels that are NEVER read"
     rows, cols = expected.all(axis=1), expected.all(axis=0)
@@ -384,13 +427,9 @@ def _halving_model(model: Any) -> tuple[Any, str]:
     if len(convs) != 1:
         return False, ("the model should have exactly one Conv2D layer, it has "
                        f"{len(convs)}")
-    try:
-        in_shape, out_shape = tuple(model.input_shape), tuple(model.output_shape)
-    except (AttributeError, ValueError):
-        return False, ("the model has no input shape: start it with "
-                       "keras.Input(shape=(28, 28, 1))")
-    if in_shape != (None, *HALVE_INPUT):
-        return False, f"the input should be (None, 28, 28, 1), it is {in_shape}"
+    _, out_shape, problem = model_shapes(model, (None, *HALVE_INPUT))
+    if problem:
+        return False, problem
     conv = convs[0]
     if conv.filters != HALVE_FILTERS or tuple(conv.kernel_size) != HALVE_KERNEL:
         return 0.25, (f"the Conv2D should have {HALVE_FILTERS} filters of 3x3, it has "
@@ -422,8 +461,7 @@ def _halving_model(model: Any) -> tuple[Any, str]:
     if not _all_pixels_read(model):
         return 0.75, ("the output is 14x14, but the windows never read the last row or "
                       "column of the image: put the extra zeros after, not before")
-    return True, (f"one Conv2D, strides {tuple(conv.strides)}, 28x28 -> 14x14, "
-                  f"{expected_params} parameters, every pixel read")
+    return True, "one Conv2D layer that halves the image and reads every pixel"
 
 
 # --------------------------------------------------------------------------- 2.6
@@ -436,7 +474,7 @@ def _field(answer: Any) -> tuple[Any, str]:
     expected = ops.receptive_field(FIELD_STACK)[-1].size
     ok, message = near(answer, expected, what="the receptive field")
     if ok:
-        return True, message + " pixels wide"
+        return True, message
     try:
         value = int(float(answer))
     except (TypeError, ValueError):
@@ -460,14 +498,51 @@ def _field(answer: Any) -> tuple[Any, str]:
     return False, f"{message}; {hint}"
 
 
+# --------------------------------------------------------------------------- 2.7
+# Conv2D(32, 3, padding="same") on 28x28x16, at stride 2 instead of 1: what changes? A letter.
+
+LETTERS = ("a", "b", "c", "d")
+WHY_WRONG_27 = {
+    "a": ("the filters are the same 3x3x16 grids, with the same biases, whatever the "
+          "stride: a stride changes where the windows go, not the weights (section 2.6)"),
+    "b": ("the stride applies along both axes: the window skips every other column and "
+          "every other row"),
+    "d": ("each output does cost the same 3x3x16 multiply-adds, but how many outputs are "
+          "there at stride 2?"),
+}
+
+
+def _stride_cost(answer: Any) -> tuple[Any, str]:
+    return choice(answer, "c", LETTERS, why_wrong=WHY_WRONG_27, what="`stride_answer`")
+
+
+# --------------------------------------------------------------------------- 2.8
+# Windows that span a 5x5 patch with the 9 weights per channel of a 3x3 filter: a letter.
+
+WHY_WRONG_28 = {
+    "a": ("a stride spaces this layer's neurons apart, but each still reads a 3x3 window; "
+          "it widens what the *next* layer sees (section 2.6)"),
+    "c": ("padding adds zeros around the input so that more windows fit; each window is "
+          "still 3x3"),
+    "d": ("a 5x5 filter does see a 5x5 patch, but with 25 weights per channel, not 9"),
+}
+
+
+def _wider_view(answer: Any) -> tuple[Any, str]:
+    return choice(answer, "b", LETTERS, why_wrong=WHY_WRONG_28, what="`view_answer`")
+
+
 TASKS = [
-    Task("2.1", "output size with stride and padding", "out_size", _output_size),
-    Task("2.2", "how 'same' pads", "same_pads", _same_split),
+    Task("2.1", "output size with stride and padding", "out_size", _output_size,
+         forbid=BY_HAND),
+    Task("2.2", "how 'same' pads", "same_pads", _same_split, forbid=BY_HAND),
     Task("2.3", "strided, padded convolution", "conv2d_strided", _strided, points=3,
          kind="function", probes=_strided_probes),
     Task("2.4", "pixels that are never read", "never_read", _never_read_check,
-         points=2),
+         points=2, forbid=BY_HAND),
     Task("2.5", "a layer that halves", "halving_model", _halving_model, points=2,
          kind="model"),
-    Task("2.6", "receptive field", "field_size", _field),
+    Task("2.6", "receptive field", "field_size", _field, forbid=BY_HAND),
+    Task("2.7", "what a stride saves", "stride_answer", _stride_cost),
+    Task("2.8", "a wider view, the same weights", "view_answer", _wider_view),
 ]

@@ -7,8 +7,8 @@ variable paths exactly as ``keras.distribution.LayoutMap`` does (``re.fullmatch`
 path matched by two patterns is an error; a path matched by none is replicated).
 
 Expected values are computed here, never typed in. Failure messages say what is wrong
-and which typical slip the answer looks like, never the expected number; pass messages
-confirm without repeating a numeric answer.
+and which typical slip the answer looks like, never the expected number (and for task
+9.8 one false statement at a time); pass messages confirm without repeating an answer.
 """
 
 from __future__ import annotations
@@ -20,17 +20,22 @@ from typing import Any
 
 import numpy as np
 
-from cnn_helpers.grading import Failure, Task, as_float_array, number_answer
+from cnn_helpers.grading import (
+    Failure,
+    Problems,
+    Task,
+    arrays_agree,
+    as_float_array,
+    number_answer,
+    probe_rng,
+)
 
 SMOKE: dict[str, Any] = {}      # nothing trains: the grader runs the real settings
 
 
-def _same(got: Any, other: Any, *, atol: float = 1e-6, rtol: float = 1e-5) -> bool:
-    arr = as_float_array(got)
-    other = np.asarray(other, dtype=float)
-    return (arr is not None and arr.shape == other.shape
-            and bool(np.all(np.isfinite(other)))
-            and bool(np.allclose(arr, other, atol=atol, rtol=rtol)))
+def _same(got: Any, other: Any) -> bool:
+    """``got`` equals ``other`` (a finite expected array) within tolerance."""
+    return bool(np.all(np.isfinite(np.asarray(other, dtype=float)))) and arrays_agree(got, other)
 
 
 def _verdict(results: Sequence[tuple[bool, str]], done: str) -> tuple[Any, str]:
@@ -101,7 +106,7 @@ def _as_pair(got: Any, d: int) -> tuple[np.ndarray | None, str]:
 
 
 def _shard_probes() -> list[tuple[Any, ...]]:
-    rng = np.random.default_rng(901)
+    rng = probe_rng(901)
     return [(np.arange(36.0).reshape(12, 3), 4),
             (rng.normal(size=(16, 2, 2)), 8),
             (np.arange(10.0), 1),
@@ -173,7 +178,7 @@ def _shard_check(outputs: list[Any]) -> tuple[Any, str]:
 
 
 def _dp_probes() -> list[tuple[Any, ...]]:
-    rng = np.random.default_rng(902)
+    rng = probe_rng(902)
     probes = []
     for d, batch, n, lr in [(3, 16, 4, 0.5), (5, 24, 8, 0.1), (2, 6, 1, 1.0),
                             (4, 12, 2, 0.3), (1, 8, 8, 2.0)]:
@@ -261,7 +266,7 @@ def _dp_check(outputs: list[Any]) -> tuple[Any, str]:
 
 
 def _replica_probes() -> list[tuple[Any, ...]]:
-    rng = np.random.default_rng(903)
+    rng = probe_rng(903)
     probes = []
     for d, size, global_batch in [(3, 13, 100), (3, 12, 100), (2, 9, 50), (4, 1, 8),
                                   (3, 0, 100), (2, 25, 100)]:
@@ -364,7 +369,7 @@ def _scaling_check(answer: Any) -> tuple[Any, str]:
                      if value is not None and math.isclose(value, v, rel_tol=1e-9)), "")
         parts.append(f"{message}; {hint}" if hint else message)
     if not parts:
-        return True, "all three right: the linear scaling rule, applied to the cluster"
+        return True, "correct: all three"
     return round(score, 4), "; ".join(parts)
 
 
@@ -394,8 +399,7 @@ def _speedup_check(answer: Any) -> tuple[Any, str]:
     if value is None:
         return False, message
     if math.isclose(value, expected, rel_tol=2e-3):
-        return True, ("right: the all-reduce does not shrink with more devices, so "
-                      "the step time levels off near it")
+        return True, "correct"
     n = DEVICES_95
     slips = [
         (float(n), "that ignores the all-reduce: every step also sends the gradients"),
@@ -459,38 +463,44 @@ def layout_of_safe(spec: dict[str, Any], path: str) -> Any:
         return None
 
 
-def _layout_check(answer: Any) -> tuple[Any, str]:
+def _read_spec(answer: Any) -> tuple[dict[str, tuple[Any, ...]], str]:
+    """``layout_spec`` as ``{pattern: axes}``, or ``({}, what is wrong with its form)``."""
     if not isinstance(answer, dict):
-        return False, ("`layout_spec` should be a dict {regex: axes}, e.g. "
-                       "{'.*conv1/kernel': (None, None, None, None)}")
+        return {}, ("`layout_spec` should be a dict {regex: axes}, e.g. "
+                    "{'.*conv1/kernel': (None, None, None, None)}")
     if not answer:
-        return False, "`layout_spec` is empty: nothing is split"
+        return {}, "`layout_spec` is empty: nothing is split"
     spec: dict[str, tuple[Any, ...]] = {}
     for key, axes in answer.items():
         try:
             re.compile(key)
         except re.error as exc:
-            return False, f"{key!r} is not a valid regular expression ({exc})"
+            return {}, f"{key!r} is not a valid regular expression ({exc})"
         if isinstance(axes, str) or not isinstance(axes, (tuple, list)):
-            return False, (f"the value for {key!r} should be a tuple of axis names or "
-                           "None, one per axis of the variable, e.g. (None, 'model')")
+            return {}, (f"the value for {key!r} should be a tuple of axis names or None, one "
+                        "per axis of the variable, e.g. (None, 'model')")
         for a in axes:
             if a is not None and a not in MESH_AXES_96:
-                return False, (f"the value for {key!r} names {a!r}: the mesh's axes are "
-                               "'batch' and 'model' (None: not split)")
+                return {}, (f"the value for {key!r} names {a!r}: the mesh's axes are "
+                            "'batch' and 'model' (None: not split)")
         spec[key] = tuple(axes)
-    problems: dict[str, str] = {}
+    return spec, ""
+
+
+def _layouts(spec: dict[str, tuple[Any, ...]], problems: Problems) -> dict[str, tuple[Any, ...]]:
+    """Each variable's layout as LayoutMap gives it (None axes: replicated); paths that
+    LayoutMap would refuse, and patterns that match no path in full, go into ``problems``."""
     layouts = {}
     for path, shape in VARIABLES_96:
         try:
             axes = layout_of(spec, path)
         except ValueError:
-            problems.setdefault("several", (
+            problems.add("several", (
                 f"{path} matches more than one pattern: keras.distribution.LayoutMap "
                 "raises a ValueError for that; every path may match at most one"))
             continue
         if axes is not None and len(axes) != len(shape):
-            problems.setdefault("rank", (
+            problems.add("rank", (
                 f"{path} has {len(shape)} ax{'es' if len(shape) > 1 else 'is'} {shape} "
                 f"but its layout {axes} has {len(axes)} entr"
                 f"{'ies' if len(axes) != 1 else 'y'}: one per axis"))
@@ -500,47 +510,57 @@ def _layout_check(answer: Any) -> tuple[Any, str]:
     for key in spec:
         if key not in paths and not any(re.fullmatch(key, p) for p in paths) \
                 and any(re.search(key, p) for p in paths):
-            problems.setdefault("fullmatch", (
+            problems.add("fullmatch", (
                 f"the pattern {key!r} matches no variable path: LayoutMap matches a "
                 "pattern against the whole path (re.fullmatch), such as "
                 "'net/conv1/kernel'"))
+    return layouts
+
+
+def _split_problems(spec: dict[str, tuple[Any, ...]], layouts: dict[str, tuple[Any, ...]],
+                    problems: Problems) -> None:
+    """fc1 not split by its units, or another variable split too."""
     for path, want in SPLIT_96.items():
         got = layouts.get(path)
         if got is None or got == want:
             continue
         name = "kernel" if path.endswith("kernel") else "bias"
         if "batch" in got:
-            problems.setdefault("batch", (
-                "the 'batch' axis splits the data; the weights of fc1 are split over "
-                "'model'"))
+            problems.add("batch", ("the 'batch' axis splits the data; the weights of fc1 "
+                                   "are split over 'model'"))
         elif not any(got):
-            problems.setdefault(path, (
-                f"fc1's {name} is replicated: no pattern splits it" if
-                layout_of_safe(spec, path) is None else
-                f"fc1's {name} is matched, but its layout splits nothing"))
+            problems.add(path, (f"fc1's {name} is replicated: no pattern splits it" if
+                                layout_of_safe(spec, path) is None else
+                                f"fc1's {name} is matched, but its layout splits nothing"))
         elif name == "kernel" and got == ("model", None):
-            problems.setdefault(path, (
-                "that splits fc1's kernel by its rows, the 64 inputs; the task splits "
-                "the units, the kernel's columns"))
+            problems.add(path, ("that splits fc1's kernel by its rows, the 64 inputs; the "
+                                "task splits the units, the kernel's columns"))
         else:
-            problems.setdefault(path, f"fc1's {name} is not split by its units")
-    for path, shape in VARIABLES_96:
+            problems.add(path, f"fc1's {name} is not split by its units")
+    for path, _shape in VARIABLES_96:
         got = layouts.get(path)
         if path in SPLIT_96 or got is None or not any(got):
             continue
         key = next((k for k in spec if k == path or re.fullmatch(k, path)), path)
-        problems.setdefault("replicate", (
+        problems.add("replicate", (
             f"{path} should be replicated, but the pattern {key!r} splits it (a "
             "pattern applies to every path it matches in full)"))
+
+
+def _layout_check(answer: Any) -> tuple[Any, str]:
+    spec, problem = _read_spec(answer)
+    if problem:
+        return False, problem
+    problems = Problems(limit=3)
+    layouts = _layouts(spec, problems)
+    _split_problems(spec, layouts, problems)
     if not problems:
-        return True, ("right: fc1 is split by its units over 'model', everything else "
-                      "is replicated")
+        return True, "right: every variable gets the layout the task asks for"
     kernel_ok = layouts.get("net/fc1/kernel") == SPLIT_96["net/fc1/kernel"]
     # Half the points when fc1's kernel is right and the one slip left is its bias or
     # another layer split too; a spec that LayoutMap would refuse gets none.
-    fraction = 0.5 if kernel_ok and len(problems) == 1 and \
-        set(problems) <= {"replicate", "net/fc1/bias"} else 0
-    return fraction, "; ".join(list(problems.values())[:3])
+    one_slip = len(problems) == 1 and ("replicate" in problems or "net/fc1/bias" in problems)
+    return (0.5 if kernel_ok and one_slip else 0), problems.text()
 
 
 # --------------------------------------------------------------------------- 9.7 and 9.8
@@ -574,8 +594,7 @@ def _scope_check(answer: Any) -> tuple[Any, str]:
         return False, "`scope_answer` should be one letter, \"A\", \"B\", \"C\" or \"D\""
     (letter,) = letters
     if letter == SCOPE_97:
-        return True, ("right: variables are placed (mirrored) when they are created, "
-                      "so whatever creates them goes under the scope")
+        return True, "right"
     return False, f"not {letter}: {SCOPE_HINTS_97[letter]}"
 
 
@@ -596,12 +615,12 @@ def _hosts_check(answer: Any) -> tuple[Any, str]:
         return False, ("`hosts_answer` should be a string of letters from A to F, "
                        "such as \"AB\"")
     if letters == HOSTS_98:
-        return True, "right: one script, one process per host, one global mesh"
-    problems = [HOSTS_HINTS_98[c] for c in sorted(letters - HOSTS_98)]
-    missing = len(HOSTS_98 - letters)
-    if missing:
-        problems.append(f"{'a true statement is' if missing == 1 else 'some true statements are'}"
-                        " missing")
+        return True, "right"
+    # One false statement at a time, and no count of the missing ones: listing every
+    # false letter of "ABCDEF" would give the answer away in one try.
+    problems = [HOSTS_HINTS_98[c] for c in sorted(letters - HOSTS_98)][:1]
+    if HOSTS_98 - letters:
+        problems.append("not every true statement is chosen")
     return False, "; ".join(problems)
 
 

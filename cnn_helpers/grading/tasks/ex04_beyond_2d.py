@@ -1,9 +1,12 @@
 """Exercise 4: 1x1, 1D and 3D convolutions
 (exercises/04_beyond_2d.ipynb).
 
-Numeric answers are compared with :func:`_number`, which says only whether a wrong
+Numeric answers are compared with
+:func:`~cnn_helpers.grading.checks.number_answer`, which says only whether a wrong
 answer is too large or too small (never by how much), and then names the typical slip
-that the value matches. Expected values are computed with :mod:`cnn_helpers.ops`.
+that the value matches. Expected values are computed with :mod:`cnn_helpers.ops`. The
+number tasks ask for counts worked out by hand: an answer computed with ``ops`` or Keras
+earns nothing (``BY_HAND``).
 """
 
 from __future__ import annotations
@@ -14,19 +17,27 @@ from typing import Any
 import numpy as np
 
 from cnn_helpers import ops
+from cnn_helpers.grading.exercises import NUMPY_ONLY
 from cnn_helpers.grading import (
+    Problems,
     Task,
+    activation_after,
+    arrays_agree,
     as_float_array,
+    choice,
+    model_shapes,
     number_answer,
+    partial_for,
+    probe_rng,
     probe_verdict,
 )
+from cnn_helpers.grading.checks import shown_number
 
 SMOKE: dict[str, Any] = {}      # nothing trains: the grader runs the real settings
 
-
-def _close(arr: np.ndarray | None, other: np.ndarray) -> bool:
-    return arr is not None and arr.shape == other.shape and bool(
-        np.allclose(arr, other, atol=1e-6))
+#: What a count "worked out by hand" may not be computed with: the book's reference
+#: implementations and Keras (which the statements allow *afterwards*, to compare).
+BY_HAND = ("cnn_helpers.ops", "keras", "tensorflow", "jax", "torch")
 
 
 # --------------------------------------------------------------------------- 4.1
@@ -132,6 +143,7 @@ def _bottleneck(answer: Any) -> tuple[Any, str]:
             message = f"{what.removeprefix('the ')}: {message}"
         if ok:
             score += 0.5
+            message = f"{what} is right"
         elif value is not None and value.is_integer() and int(value) in hints:
             message += f"; {hints[int(value)]}"
         elif value is not None and what == "the parameter count":
@@ -141,7 +153,7 @@ def _bottleneck(answer: Any) -> tuple[Any, str]:
                         "(H_o, W_o: the layer's output size)")
         parts.append(message)
     if score == 1.0:
-        return True, f"{params:,} params, {macs:,} multiply-adds"
+        return True, "correct: both counts"
     return score, "; ".join(parts)
 
 
@@ -150,7 +162,7 @@ def _bottleneck(answer: Any) -> tuple[Any, str]:
 
 
 def _pointwise_probes() -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
-    rng = np.random.default_rng(402)
+    rng = probe_rng(402)
     return [(rng.normal(size=(6, 5, 8)), rng.normal(size=(1, 1, 8, 4)),
              rng.normal(size=4)),
             (rng.normal(size=(4, 4, 3)), rng.normal(size=(1, 1, 3, 3)),
@@ -179,12 +191,12 @@ def _pointwise_diagnose(x, kernel, bias, *, got: Any, expected: np.ndarray) -> s
         if arr.shape in ((m, h, w), (w, h, m)):
             return "axes in the wrong order: the output is (H, W, M), channels last"
         return "one output slice per filter: the shape is (H, W, M)"
-    if bias.any() and _close(arr, expected - bias):
+    if bias.any() and arrays_agree(arr, expected - bias):
         return "the bias is missing"
-    if d == m and _close(arr, (x.reshape(-1, d) @ matrix.T + bias).reshape(h, w, m)):
+    if d == m and arrays_agree(arr, (x.reshape(-1, d) @ matrix.T + bias).reshape(h, w, m)):
         return ("the kernel is transposed: kernel[0, 0, d, m] is the weight from input "
                 "channel d to filter m, so rows are input channels")
-    if d == m and _close(arr, x * np.diagonal(matrix) + bias):
+    if d == m and arrays_agree(arr, x * np.diagonal(matrix) + bias):
         return ("that scales each channel on its own (the notes' 'pointwise "
                 "scaling'); a 1x1 convolution mixes the channels: output m is "
                 "b[m] + sum over d of w[d, m] x[:, :, d]")
@@ -195,7 +207,7 @@ def _pointwise(outputs: list[Any]) -> tuple[Any, str]:
     return probe_verdict(
         _pointwise_probes(), outputs, _pointwise_expected,
         lambda x, k, b: f"input {x.shape}, kernel {k.shape}",
-        _pointwise_diagnose, "right: a matrix product")
+        _pointwise_diagnose, "right")
 
 
 # --------------------------------------------------------------------------- 4.3
@@ -203,7 +215,7 @@ def _pointwise(outputs: list[Any]) -> tuple[Any, str]:
 
 
 def _conv1d_probes() -> list[tuple[np.ndarray, np.ndarray]]:
-    rng = np.random.default_rng(403)
+    rng = probe_rng(403)
     return [(rng.normal(size=(10, 1)), rng.normal(size=(3, 1, 1))),
             (rng.normal(size=(12, 3)), rng.normal(size=(4, 3, 2))),
             (rng.normal(size=(7, 2)), rng.normal(size=(1, 2, 3))),     # F = 1
@@ -231,11 +243,11 @@ def _conv1d_diagnose(signal, kernel, *, got: Any, expected: np.ndarray) -> str:
         if arr.shape == (m, length - f + 1):
             return "axes in the wrong order: the output is (L - F + 1, M), filters last"
         return "the output is (L - F + 1, M): one value per window and filter"
-    if f > 1 and _close(arr, ops.conv1d(signal, kernel[::-1])):
+    if f > 1 and arrays_agree(arr, ops.conv1d(signal, kernel[::-1])):
         return ("you flipped the kernel along time (a signal-processing convolution); "
                 "Conv1D slides it unflipped: y[t, m] = sum of kernel[f, d, m] * "
                 "signal[t + f, d]")
-    if d > 1 and _close(arr, ops.conv1d(signal[:, :1], kernel[:, :1])):
+    if d > 1 and arrays_agree(arr, ops.conv1d(signal[:, :1], kernel[:, :1])):
         return "only the first input channel was used: a filter covers all D channels"
     return ""
 
@@ -258,91 +270,89 @@ CONV_44 = {"Conv1D", "SeparableConv1D", "DepthwiseConv1D"}
 PASSIVE_44 = {"InputLayer", "Activation", "ReLU", "LeakyReLU", "ELU", "PReLU",
               "Dropout", "SpatialDropout1D", "BatchNormalization",
               "LayerNormalization", "GaussianNoise"}
-ACTIVATION_LAYERS = {"Activation", "ReLU", "LeakyReLU", "ELU", "PReLU"}
+#: Layers between a convolution and its activation that neither change it nor are one.
+_BETWEEN_44 = {"Dropout", "SpatialDropout1D", "BatchNormalization", "LayerNormalization",
+               "GaussianNoise"}
 
 
-def _activation_name(layer: Any) -> str:
-    act = getattr(layer, "activation", None)
-    if act is None:
-        return {"ReLU": "relu", "LeakyReLU": "leaky_relu", "ELU": "elu",
-                "PReLU": "prelu"}.get(type(layer).__name__, "linear")
-    return getattr(act, "__name__", str(act))
+def _activation_44(layers: list[Any], i: int) -> str:
+    """The activation after ``layers[i]``, looking past the 1-D normalization and noise
+    layers as well as those :func:`activation_after` skips."""
+    kept = [layer for j, layer in enumerate(layers)
+            if j == i or type(layer).__name__ not in _BETWEEN_44]
+    return activation_after(kept, kept.index(layers[i]))
 
 
-def _activation_after(layers: list[Any], i: int) -> str:
-    """The activation of ``layers[i]``, or of the activation layers that follow it."""
-    name = _activation_name(layers[i])
-    for nxt in layers[i + 1:]:
-        kind = type(nxt).__name__
-        if kind in ACTIVATION_LAYERS:
-            if _activation_name(nxt) != "linear":
-                name = _activation_name(nxt)
-        elif kind not in PASSIVE_44:
-            break
-    return name
-
-
-def _detector(model: Any) -> tuple[Any, str]:
-    try:
-        in_shape, out_shape = tuple(model.input_shape), tuple(model.output_shape)
-    except (AttributeError, ValueError):
-        return False, ("the model has no input shape yet: start it with "
-                       f"keras.Input(shape=({LENGTH_44}, 1))")
-    if in_shape != (None, LENGTH_44, 1):
-        return False, (f"the input should be (None, {LENGTH_44}, 1): sequences of "
-                       f"{LENGTH_44} steps with one channel; it is {in_shape}")
+def _detector_shape(model: Any) -> tuple[list[Any], list[int], str]:
+    """The layers (input layer left out) and the indices of those with weights, or a
+    message saying why the model is not a per-step Conv1D detector at all."""
+    _, out_shape, problem = model_shapes(model, (None, LENGTH_44, 1))
+    if problem:
+        return [], [], problem
     layers = [layer for layer in model.layers if type(layer).__name__ != "InputLayer"]
     kinds = [type(layer).__name__ for layer in layers]
     odd = sorted({k for k in kinds if k not in CONV_44 | PASSIVE_44 | {"Dense"}})
     if odd:
-        return False, ("use Conv1D layers (plus activation, dropout or normalization "
-                       "layers if you like), no " + ", ".join(odd))
+        return [], [], ("use Conv1D layers (plus activation, dropout or normalization "
+                        "layers if you like), no " + ", ".join(odd))
     convs = [i for i, k in enumerate(kinds) if k in CONV_44 or k == "Dense"]
     if not convs or kinds[convs[0]] not in CONV_44:
-        return False, "the network should start with a Conv1D layer"
+        return [], [], "the network should start with a Conv1D layer"
     if len(out_shape) != 3:
-        return False, (f"the output is {out_shape}: one probability per *time step* "
-                       f"needs a 3-D output (None, {LENGTH_44}, 1), so no Flatten or "
-                       "global pooling")
+        return [], [], (f"the output is {out_shape}: one probability per *time step* "
+                         f"needs a 3-D output (None, {LENGTH_44}, 1), so no Flatten or "
+                         "global pooling")
     if out_shape[1] != LENGTH_44:
         strided = any(max(getattr(layers[i], "strides", (1,))) > 1 for i in convs)
         hint = ("a stride > 1 shortens the output: keep strides=1" if strided else
                 "padding='valid' shortens the sequence at every layer with F > 1: "
                 "use padding='same'")
-        return False, (f"the output has {out_shape[1]} time steps, the input "
-                       f"{LENGTH_44}; {hint}")
+        return [], [], (f"the output has {out_shape[1]} time steps, the input "
+                        f"{LENGTH_44}; {hint}")
     if out_shape[2] != 1:
-        return False, (f"the output has {out_shape[2]} channels per step; the last "
-                       "layer should have 1 filter (one probability per time step)")
-    problems = []
-    last = convs[-1]
-    final = _activation_after(layers, last)
+        return [], [], (f"the output has {out_shape[2]} channels per step; the last "
+                        "layer should have 1 filter (one probability per time step)")
+    return layers, convs, ""
+
+
+def _detector_problems(model: Any, layers: list[Any], convs: list[int]) -> Problems:
+    """What is wrong with a detector of the right shape: activations, field, size."""
+    problems = Problems(limit=4)
+    final = _activation_44(layers, convs[-1])
     if final == "softmax":
-        problems.append("the last activation is softmax, which over a single channel "
-                        "is always 1; use sigmoid for one yes/no probability")
+        problems.add("last", "the last activation is softmax, which over a single channel "
+                             "is always 1; use sigmoid for one yes/no probability")
     elif final != "sigmoid":
-        problems.append(f"the last activation is {final}; use sigmoid so that each "
-                        "output is a probability between 0 and 1")
-    linear = [layers[i].name for i in convs[:-1]
-              if _activation_after(layers, i) == "linear"]
+        problems.add("last", f"the last activation is {final}; use sigmoid so that each "
+                             "output is a probability between 0 and 1")
+    linear = [layers[i].name for i in convs[:-1] if _activation_44(layers, i) == "linear"]
     if linear:
-        problems.append(f"hidden layer {linear[0]} has no activation: a stack of "
-                        "linear convolutions is a single linear filter; use relu")
+        problems.add("linear", f"hidden layer {linear[0]} has no activation: a stack of "
+                               "linear convolutions is a single linear filter; use relu")
     geometry = ops.layer_geometry([layer for layer in layers
                                    if type(layer).__name__ != "Dense"])
     field = ops.receptive_field(geometry)[-1].size if geometry else 1
     if field < MIN_FIELD_44:
-        problems.append(f"each output step sees {field} input steps; it should see at "
-                        f"least {MIN_FIELD_44} (use larger kernels, more layers or a "
-                        "dilation rate)")
+        problems.add("field", f"each output step sees {field} input steps; it should see "
+                              f"at least {MIN_FIELD_44} (use larger kernels, more layers "
+                              "or a dilation rate)")
     n_params = model.count_params()
     if n_params > MAX_PARAMS_44:
-        problems.append(f"the model has {n_params:,} parameters, more than "
-                        f"{MAX_PARAMS_44:,}: use fewer filters")
+        problems.add("size", f"the model has {n_params:,} parameters, more than "
+                             f"{MAX_PARAMS_44:,}: use fewer filters")
+    return problems
+
+
+def _detector(model: Any) -> tuple[Any, str]:
+    layers, convs, problem = _detector_shape(model)
+    if problem:
+        return False, problem
+    problems = _detector_problems(model, layers, convs)
     if problems:
-        return (0.5 if len(problems) == 1 else 0.25), ("right input and output shapes, "
-                                                       "but " + "; ".join(problems))
-    return True, f"field {field} steps, {n_params:,} params"
+        return partial_for(problems), ("right input and output shapes, but "
+                                       + problems.text())
+    return True, ("right: the length is kept, each step sees a whole event, and the "
+                  "model is small enough")
 
 
 # --------------------------------------------------------------------------- 4.5
@@ -385,7 +395,7 @@ def _clip_shape(answer: Any) -> tuple[Any, str]:
         hints = {float(n_frames): "without padding, 3 frames fit fewer times than 16",
                  float(ops.conv_output_size(n_frames, 3, 2)):
                      "the stride along time is 1; only height and width use 2",
-                 float(n_frames - 3): "one position short: O = I - F + 1"}
+                 float(n_frames - 3): "count the positions again: O = I - F + 1"}
         problems.append(f"the number of frames is too {'large' if t > et else 'small'}"
                         + (f"; {hints[t]}" if t in hints else
                            "; O = floor((I - F) / S) + 1 along time too"))
@@ -398,7 +408,8 @@ def _clip_shape(answer: Any) -> tuple[Any, str]:
                                           "divide by the stride",
                      float(math.ceil((side - 5) / 2) + 1): "round the division down "
                                                            "(floor), not up",
-                     float((side - 5) // 2): "one position short: the +1 is missing",
+                     float((side - 5) // 2): ("count the positions again: "
+                                              "O = floor((I - F) / S) + 1"),
                      float(side // 2): "without padding the 5x5 window shrinks the "
                                        "frame before the stride halves it"}
             problems.append(f"height and width are too {'large' if h > eh else 'small'}"
@@ -407,17 +418,140 @@ def _clip_shape(answer: Any) -> tuple[Any, str]:
         problems.append("the channels are wrong: the filter covers all 3 colours at "
                         "once, and the output has one channel per filter")
     if not problems:
-        return True, f"correct: {et} x {eh} x {ew} x {ec}"
+        return True, "correct"
     return (0.5 if len(problems) == 1 else 0), "; ".join(problems)
 
 
+# --------------------------------------------------------------------------- 4.6
+# How many times fewer multiply-adds the bottleneck of 4.1 needs than the plain 3x3 layer.
+
+#: A ratio rounded to one decimal is right: 7.8 for 7.807...
+ROUNDING_46 = 0.05
+
+
+def _ratio_46() -> float:
+    return _plain_counts()[1] / _bottleneck_counts()[1]
+
+
+def _ratio_hints() -> list[tuple[float, str]]:
+    """Ratios that typical slips give, each with its hint."""
+    _, macs = _bottleneck_counts()
+    plain_params, plain_macs = _plain_counts()
+    params, _ = _bottleneck_counts()
+    unshrunk_plain = SIDE_41 * SIDE_41 * 9 * WIDE_41 * WIDE_41
+    full_size = _bottleneck_counts(sides=[SIDE_41] * 3)[1]
+    padded = ("that is about the ratio of the parameters, or of the multiply-adds with "
+              "\"same\" padding (the chapter's case); here nothing is padded: compare "
+              "the multiply-adds")
+    return [
+        (macs / plain_macs, "that is the bottleneck's cost as a share of the plain "
+                            "layer's; \"how many times cheaper\" divides the plain "
+                            "layer's count by the bottleneck's"),
+        (plain_params / params, padded),
+        (unshrunk_plain / full_size, padded),
+        (unshrunk_plain / macs, "the plain 3x3 layer is not padded either: its output "
+                                "map is smaller than its input"),
+        (plain_macs / full_size, "in the bottleneck only the first 1x1 layer works on "
+                                 "the full map: count the others on the map the 3x3 "
+                                 "layer leaves (task 4.1)"),
+    ]
+
+
+def _times_cheaper(answer: Any) -> tuple[Any, str]:
+    expected = _ratio_46()
+    _, message, value = number_answer(answer, expected, what="`times_cheaper`")
+    if value is None:
+        return False, message
+    if abs(value - expected) <= ROUNDING_46 + 1e-12:
+        return True, "correct"
+    message = f"{shown_number(value)} is too {'large' if value > expected else 'small'}"
+    for ratio, hint in _ratio_hints():
+        if abs(value - ratio) <= ROUNDING_46 + 1e-12:
+            return False, f"{message}; {hint}"
+    return False, (f"{message}; divide the multiply-adds of the plain Conv2D(512, (3, 3)) "
+                   "by those of the bottleneck (task 4.1), each counted on the layer's "
+                   "output map")
+
+
+# --------------------------------------------------------------------------- 4.7
+# Parameters of SeparableConv2D(256, (3, 3)) on 28x28 maps with 128 channels: a 3x3
+# depthwise step without bias (Keras), then a 1x1 convolution 128 -> 256 with biases.
+
+D_47, M_47, F_47, SIDE_47 = 128, 256, 3, 28
+
+
+def _separable_parts() -> tuple[int, int]:
+    """(depthwise weights, 1x1 parameters) of the separable layer."""
+    return (ops.depthwise_params(D_47, F_47, use_bias=False),
+            ops.conv_params(D_47, 1, M_47))
+
+
+def _separable_hints() -> dict[int, str]:
+    depth, point = _separable_parts()
+    standard = ops.conv_params(D_47, F_47, M_47)
+    shared = ("weights are shared across positions: the map size does not enter the "
+              "parameter count")
+    return {
+        depth + D_47 + point: "Keras' depthwise step has no bias; only the 1x1 step has "
+                              "one per output channel",
+        depth + D_47 * M_47: "the 1x1 step has a bias for each of its filters",
+        F_47 * F_47 * D_47 * M_47 + point: (
+            "the depthwise step has one 3x3 filter per *input* channel, each on its own "
+            "channel: F x F x D weights, not F x F x D per output channel"),
+        standard: "that is the standard Conv2D; the separable layer splits it into a "
+                  "depthwise step and a 1x1 step",
+        depth: "the 1x1 step, which mixes the channels, has parameters too",
+        point: "the depthwise 3x3 step has weights too",
+        depth + ops.conv_params(D_47, 1, D_47): (
+            "the 1x1 step goes from the input channels to the layer's 256 filters"),
+        depth + ops.conv_params(D_47, F_47, M_47): "the second step is a 1x1 convolution",
+        (depth + point) * SIDE_47 * SIDE_47: shared,
+        (depth + point) * (SIDE_47 - 2) ** 2: shared,
+    }
+
+
+def _separable(answer: Any) -> tuple[Any, str]:
+    depth, point = _separable_parts()
+    ok, message, value = number_answer(answer, depth + point, what="`separable_params`")
+    if ok or value is None:
+        return ok, message
+    hints = _separable_hints()
+    if value.is_integer() and int(value) in hints:
+        return False, f"{message}; {hints[int(value)]}"
+    return False, (f"{message}; add the depthwise step's F x F x D weights and the 1x1 "
+                   "step's (D + 1) x M parameters")
+
+
+# --------------------------------------------------------------------------- 4.8
+# Why colour images get a 2-D convolution (section 4.5 of the chapter): a letter.
+
+LETTERS_48 = ("a", "b", "c", "d")
+WHY_WRONG_48 = {
+    "a": ("section 4.5 of the chapter does feed a colour image to a Conv3D, as a "
+          "32x32x3 volume with one channel, and it runs"),
+    "c": ("count again: a 3x3x3 kernel as deep as the colour axis has 27 weights, as "
+          "many as a 3x3 window over 3 channels (section 4.5 prints both layers' "
+          "parameters)"),
+    "d": ("a Conv2D filter covers all input channels at once (chapter 1); filtering each "
+          "channel on its own is the depthwise convolution"),
+}
+
+
+def _why_2d(answer: Any) -> tuple[Any, str]:
+    return choice(answer, "b", LETTERS_48, why_wrong=WHY_WRONG_48, what="`why_2d`")
+
+
 TASKS = [
-    Task("4.1", "a bottleneck", "bottleneck", _bottleneck, points=2),
+    Task("4.1", "a bottleneck", "bottleneck", _bottleneck, points=2, forbid=BY_HAND),
     Task("4.2", "1x1 convolution", "pointwise", _pointwise,
          kind="function", probes=_pointwise_probes),
     Task("4.3", "Conv1D from scratch", "conv1d_valid", _conv1d, points=2,
-         kind="function", probes=_conv1d_probes),
+         kind="function", probes=_conv1d_probes, forbid=NUMPY_ONLY),
     Task("4.4", "a Conv1D event detector", "detector", _detector, points=2,
          kind="model"),
-    Task("4.5", "a Conv3D on a video clip", "clip_shape", _clip_shape),
+    Task("4.5", "a Conv3D on a video clip", "clip_shape", _clip_shape, forbid=BY_HAND),
+    Task("4.6", "how many times cheaper", "times_cheaper", _times_cheaper, forbid=BY_HAND),
+    Task("4.7", "a depthwise-separable layer", "separable_params", _separable,
+         forbid=BY_HAND),
+    Task("4.8", "why RGB gets Conv2D", "why_2d", _why_2d),
 ]

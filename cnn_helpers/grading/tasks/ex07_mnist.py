@@ -2,7 +2,8 @@
 
 Expected values are computed here (with :mod:`cnn_helpers.ops` and float64 NumPy), never
 typed in. Failure messages say what is wrong and which typical slip the answer looks
-like, never the expected number or array.
+like, never the expected number or array. Task 7.7's trained network is judged by what
+it does on test digits the check picks itself (:func:`~cnn_helpers.grading.checks.held_out`).
 """
 
 from __future__ import annotations
@@ -16,31 +17,51 @@ import numpy as np
 from cnn_helpers import ops
 from cnn_helpers.grading import (
     Failure,
-    Progress,
+    Problems,
     Task,
+    arrays_agree,
     as_float_array,
+    choice,
     compare_arrays,
+    model_shapes,
     number_answer,
-    training_progress,
+    partial_for,
+    probe_rng,
+)
+from cnn_helpers.grading.checks import (
+    accuracy_of,
+    capped_for_slip,
+    held_out,
+    optimizer_settings,
 )
 
 SMOKE = {"N_TRAIN": 3000, "N_TEST": 1000, "EPOCHS": 3}
 
-#: Validation accuracy that task 7.5 asks for after the last epoch at the grader's smoke
-#: size (3,000 images, 10% of them held out, 3 epochs). The reference solution reaches
-#: about 0.92 to 0.94 there (four seeds), about 0.98 with the notebook's defaults; the
-#: notes' recipe as written (Adadelta's Keras 3 default learning rate) about 0.15.
+#: Accuracy that task 7.7 asks of the fixed network on HELD_OUT test digits, at the
+#: grader's smoke size (3,000 images, 3 epochs). The reference fix reaches about 0.93
+#: there (seeds 0 to 2), about 0.98 with the notebook's defaults; the classmate's run, which
+#: never trains on one digit, about 0.82 to 0.85 (and none of that digit right).
 ACCURACY_FLOOR = 0.85
-FULL_SIZE_GOAL = 0.98
+FULL_SIZE_GOAL = 0.97          # reached with the notebook's defaults (0.977 in its run) ...
+FULL_SIZE_EXPECTED = 0.98      # ... where the task tells the student to expect about this
+#: Every digit must be learned: the reference fix gets each digit at least 0.83 right at
+#: smoke size; the classmate's run gets the digit it never trained on (almost) never right.
+DIGIT_FLOOR = 0.5
+#: Test digits the check evaluates task 7.7's network on (chosen per submission).
+HELD_OUT = 2000
 
 CLASSES = 10
 
 
-def _same(arr: np.ndarray | None, other: np.ndarray, atol: float = 1e-6) -> bool:
-    other = np.asarray(other, dtype=float)
-    return (arr is not None and arr.shape == other.shape
-            and bool(np.all(np.isfinite(other)))
-            and bool(np.allclose(arr, other, atol=atol, rtol=1e-5)))
+def _same(arr: Any, other: Any) -> bool:
+    """``arr`` equals ``other`` (a finite expected array) within tolerance."""
+    return bool(np.all(np.isfinite(np.asarray(other, dtype=float)))) and arrays_agree(arr, other)
+
+
+def _pair(got: Any) -> tuple[Any, Any] | None:
+    if isinstance(got, (list, tuple)) and len(got) == 2:
+        return got[0], got[1]
+    return None
 
 
 # --------------------------------------------------------------------------- 7.1
@@ -104,7 +125,7 @@ def _prepare_expected(images: np.ndarray, labels: np.ndarray) -> tuple[np.ndarra
 
 
 def _prepare_probes() -> list[tuple[np.ndarray, np.ndarray]]:
-    rng = np.random.default_rng(701)
+    rng = probe_rng(701)
 
     def digits(n: int, top: int = 256) -> np.ndarray:
         images = rng.integers(0, top, size=(n, 28, 28)).astype(np.uint8)
@@ -117,12 +138,6 @@ def _prepare_probes() -> list[tuple[np.ndarray, np.ndarray]]:
             (digits(3, top=120), np.array([3, 1, 4], dtype=np.uint8)),   # faint, no 9
             (digits(1), np.array([9], dtype=np.uint8)),
             (digits(10), rng.permutation(10).astype(np.uint8))]
-
-
-def _pair(got: Any) -> tuple[Any, Any] | None:
-    if isinstance(got, (list, tuple)) and len(got) == 2:
-        return got[0], got[1]
-    return None
 
 
 def _images_hint(arr: np.ndarray, images: np.ndarray, expected: np.ndarray) -> str:
@@ -170,61 +185,62 @@ def _labels_hint(arr: np.ndarray, labels: np.ndarray) -> str:
     return "each row should be 0 everywhere except a single 1 in the label's column"
 
 
+def _judge_prepare(n: int, images: np.ndarray, labels: np.ndarray, got: Any,
+                   problems: Problems) -> tuple[bool, bool, bool]:
+    """(images right, dtype right, labels right) for one probe; what is wrong goes into
+    ``problems``, one line per kind of mistake."""
+    what = f"probe {n} ({len(images)} image{'s' if len(images) > 1 else ''})"
+    if isinstance(got, Failure):
+        hint = ""
+        if "reshape" in got.error and "60000" in got.error:
+            hint = ": do not hard-code the number of images (60000); use len(images) or -1"
+        problems.add("raised" + hint, f"{what}: your function raised {got}{hint}")
+        return False, False, False
+    pair = _pair(got)
+    if pair is None:
+        problems.add("pair", f"{what}: return two arrays, (x, y), not a {type(got).__name__}")
+        return False, False, False
+    expected_x, expected_y = _prepare_expected(images, labels)
+    x, y = pair
+    xa, ya = as_float_array(x), as_float_array(y)
+    images_ok = dtype_ok = labels_ok = True
+    if xa is None:
+        images_ok = dtype_ok = False
+        problems.add("x type", f"{what}: x should be a numeric array, not a {type(x).__name__}")
+    elif not _same(xa, expected_x):
+        images_ok = False
+        hint = _images_hint(xa, images, expected_x)
+        problems.add(hint, f"{what}: x has shape {xa.shape}: {hint}"
+                     if xa.shape != expected_x.shape else f"{what}: x is wrong: {hint}")
+    elif np.asarray(x).dtype != np.float32:
+        dtype_ok = False
+        problems.add("dtype", f"x has the right values but dtype {np.asarray(x).dtype}: "
+                              "convert it with .astype(\"float32\"), the type Keras "
+                              "computes in (float64 takes twice the memory)")
+    if ya is None:
+        labels_ok = False
+        problems.add("y type", f"{what}: y should be a numeric array, not a {type(y).__name__}")
+    elif not _same(ya, expected_y):
+        labels_ok = False
+        hint = _labels_hint(ya, labels)
+        problems.add(hint, f"{what}: y has shape {ya.shape}: {hint}"
+                     if ya.shape != expected_y.shape else f"{what}: y is wrong: {hint}")
+    return images_ok, dtype_ok, labels_ok
+
+
 def _prepare_check(outputs: list[Any]) -> tuple[Any, str]:
     probes = _prepare_probes()
-    images_ok = dtype_ok = labels_ok = True
-    problems: dict[str, str] = {}        # one line per kind of mistake
-
-    def note(key: str, text: str) -> None:
-        problems.setdefault(key, text)
-
-    for n, ((images, labels), got) in enumerate(zip(probes, outputs), start=1):
-        what = f"probe {n} ({len(images)} image{'s' if len(images) > 1 else ''})"
-        if isinstance(got, Failure):
-            images_ok = dtype_ok = labels_ok = False
-            hint = ""
-            if "reshape" in got.error and "60000" in got.error:
-                hint = (": do not hard-code the number of images (60000); use "
-                        "len(images) or -1")
-            note("raised" + hint, f"{what}: your function raised {got}{hint}")
-            continue
-        pair = _pair(got)
-        if pair is None:
-            images_ok = dtype_ok = labels_ok = False
-            note("pair", f"{what}: return two arrays, (x, y), not a "
-                         f"{type(got).__name__}")
-            continue
-        expected_x, expected_y = _prepare_expected(images, labels)
-        x, y = pair
-        xa, ya = as_float_array(x), as_float_array(y)
-        if xa is None:
-            images_ok = dtype_ok = False
-            note("x type", f"{what}: x should be a numeric array, not a "
-                           f"{type(x).__name__}")
-        elif not _same(xa, expected_x):
-            images_ok = False
-            hint = _images_hint(xa, images, expected_x)
-            note(hint, f"{what}: x has shape {xa.shape}: {hint}"
-                 if xa.shape != expected_x.shape else f"{what}: x is wrong: {hint}")
-        elif np.asarray(x).dtype != np.float32:
-            dtype_ok = False
-            note("dtype", f"x has the right values but dtype {np.asarray(x).dtype}: "
-                          "convert it with .astype(\"float32\"), the type Keras "
-                          "computes in (float64 takes twice the memory)")
-        if ya is None:
-            labels_ok = False
-            note("y type", f"{what}: y should be a numeric array, not a "
-                           f"{type(y).__name__}")
-        elif not _same(ya, expected_y):
-            labels_ok = False
-            hint = _labels_hint(ya, labels)
-            note(hint, f"{what}: y has shape {ya.shape}: {hint}"
-                 if ya.shape != expected_y.shape else f"{what}: y is wrong: {hint}")
+    problems = Problems(limit=3)
+    flags = [_judge_prepare(n, images, labels, got, problems)
+             for n, ((images, labels), got) in enumerate(zip(probes, outputs), start=1)]
+    images_ok = all(f[0] for f in flags)
+    dtype_ok = all(f[1] for f in flags)
+    labels_ok = all(f[2] for f in flags)
     score = 0.4 * images_ok + 0.2 * (dtype_ok and images_ok) + 0.4 * labels_ok
     if score >= 1.0:
         return True, (f"all {len(probes)} probes right: float32 images of shape "
                       "(N, 28, 28, 1) in [0, 1], one-hot labels with 10 columns")
-    return round(score, 2), "; ".join(list(problems.values())[:3])
+    return round(score, 2), problems.text()
 
 
 # --------------------------------------------------------------------------- 7.3
@@ -265,23 +281,19 @@ def _fn_name(fn: Any) -> str:
     return getattr(fn, "__name__", str(fn))
 
 
-def _model_rows(model: Any) -> tuple[tuple[Any, ...],
-                                     list[tuple[Any, tuple[Any, ...]]]] | str:
+def _model_rows(model: Any) -> tuple[tuple[Any, ...], list[tuple[Any, tuple[Any, ...]]], str]:
     """Input shape and (layer, output shape) per layer, followed here because a rebuilt
-    model has no symbolic outputs; or a message saying why not."""
-    try:
-        in_shape = tuple(model.input_shape)
-        tuple(model.output_shape)
-    except (AttributeError, ValueError, TypeError):
-        return ("the model has no input shape yet: start it with "
-                "keras.Input(shape=(28, 28, 1)), which replaces Keras 2's input_shape=")
+    model has no symbolic outputs; or ``((), [], what is wrong)``."""
+    in_shape, _, problem = model_shapes(model, (None, 28, 28, 1))
+    if problem:
+        return (), [], problem
     shape, rows = in_shape, []
     for layer in model.layers:
         if type(layer).__name__ == "InputLayer":
             continue
         shape = tuple(layer.compute_output_shape(shape))
         rows.append((layer, shape))
-    return in_shape, rows
+    return in_shape, rows, ""
 
 
 def _row_hint(i: int, kind: str, got_shape: tuple[Any, ...], got_params: int,
@@ -326,22 +338,25 @@ def _row_hint(i: int, kind: str, got_shape: tuple[Any, ...], got_params: int,
     return f"{where} differs from the summary's {want_kind} row"
 
 
-def _notes_model_check(model: Any) -> tuple[Any, str]:
-    shaped = _model_rows(model)
-    if isinstance(shaped, str):
-        return False, shaped
-    in_shape, rows = shaped
-    if in_shape != (None, 28, 28, 1):
-        return False, f"the input should be (None, 28, 28, 1), it is {in_shape}"
-    summary = _notes_summary()
-    want_main = [row for row in summary if row[0] != "Activation"]
-    # Layers that carry shapes and weights, against the summary's rows of those kinds.
-    main: list[tuple[int, Any, tuple[Any, ...], tuple[Any, ...]]] = []
-    before = in_shape
+def _main_rows(rows: list[tuple[Any, tuple[Any, ...]]],
+               in_shape: tuple[Any, ...]) -> list[tuple[int, Any, tuple[Any, ...],
+                                                        tuple[Any, ...]]]:
+    """The layers that carry shapes and weights: (row number, layer, output shape, input
+    shape), against the summary's rows of those kinds."""
+    main, before = [], in_shape
     for i, (layer, shape) in enumerate(rows, start=1):
         if type(layer).__name__ not in ("Activation", *_FUSED):
             main.append((i, layer, shape, before))
         before = shape
+    return main
+
+
+def _shapes_and_weights(rows: list[tuple[Any, tuple[Any, ...]]],
+                        in_shape: tuple[Any, ...]) -> tuple[Any, str] | None:
+    """The verdict when a layer with shapes or weights differs from the summary's row, or
+    None when they all match."""
+    want_main = [row for row in _notes_summary() if row[0] != "Activation"]
+    main = _main_rows(rows, in_shape)
     kinds = [type(layer).__name__ for _, layer, _, _ in main]
     want_kinds = [kind for kind, _, _ in want_main]
     if kinds != want_kinds:
@@ -352,9 +367,8 @@ def _notes_model_check(model: Any) -> tuple[Any, str]:
                      "put Flatten() before the Dense layers")
         return False, ("the summary's layers with shapes and weights are Conv2D, "
                        "Conv2D, MaxPooling2D, Flatten, Dense, Dense (in that order); "
-                       "yours are "
-                       + (", ".join(kinds) or "none") + hint)
-    problems: dict[str, str] = {}       # the same slip in two rows is told once
+                       "yours are " + (", ".join(kinds) or "none") + hint)
+    problems = Problems()            # the same slip in two rows is told once
     differ = 0
     want_inputs = [in_shape] + [row[1] for row in want_main[:-1]]
     for (i, layer, shape, prev), want, want_in in zip(main, want_main, want_inputs):
@@ -364,29 +378,30 @@ def _notes_model_check(model: Any) -> tuple[Any, str]:
             if prev != want_in:
                 continue                 # a consequence of an earlier row's mistake
             hint = _row_hint(i, want[0], shape, params, layer, want, prev)
-            problems.setdefault(re.sub(r"row \d+ |\d+x\d+|[\d,]+", "", hint), hint)
-    if problems:
-        told = list(problems.values())[:2]
-        return 0.25, ("right layer types, but " + "; ".join(told)
-                      + (f" ({differ} rows differ from the summary)" if differ > 1
-                         else ""))
-    # Shapes and weights are right: now the activations, as separate rows.
+            problems.add(re.sub(r"row \d+ |\d+x\d+|[\d,]+", "", hint), hint)
+    if not problems:
+        return None
+    return 0.25, ("right layer types, but " + problems.text()
+                  + (f" ({differ} rows differ from the summary)" if differ > 1 else ""))
+
+
+def _activation_rows(rows: list[tuple[Any, tuple[Any, ...]]]) -> tuple[Any, str]:
+    """Shapes and weights are right: now the activations, as rows of their own."""
+    n_rows = len(_notes_summary())
     got_kinds = [type(layer).__name__ for layer, _ in rows]
-    own = [(_fn_name(getattr(layer, "activation", "linear")))
-           for layer, _ in rows if type(layer).__name__ in ("Conv2D", "Dense")]
-    fused = [a for a in own if a != "linear"]
+    fused = [a for a in (_fn_name(getattr(layer, "activation", "linear"))
+                         for layer, _ in rows if type(layer).__name__ in ("Conv2D", "Dense"))
+             if a != "linear"]
     separate = [_fn_name(layer.activation) if type(layer).__name__ == "Activation"
                 else _FUSED[type(layer).__name__]
                 for layer, _ in rows if type(layer).__name__ in ("Activation", *_FUSED)]
     as_rows = ["Activation" if kind in _FUSED else kind for kind in got_kinds]
     if as_rows == NOTES_KINDS and not fused:
         if separate == NOTES_ACTIVATIONS:
-            total = model.count_params()
             note = ("" if got_kinds == NOTES_KINDS else
                     " (ReLU/Softmax layers where the notes write Activation: the same "
                     "computation)")
-            return True, (f"all {len(summary)} rows match the notes' summary: "
-                          f"{total:,} parameters{note}")
+            return True, f"every row matches the notes' summary{note}"
         wrong = [f"activation row {n} is {a}" for n, (a, w) in
                  enumerate(zip(separate, NOTES_ACTIVATIONS), start=1) if a != w]
         return 0.5, ("every row has the summary's type, shape and parameters, but "
@@ -394,16 +409,24 @@ def _notes_model_check(model: Any) -> tuple[Any, str]:
                      "layer and a softmax at the end")
     if fused:
         return 0.5, ("the shapes and parameters are right, but the notes' summary has "
-                     f"{len(summary)} rows: each activation is a layer of its own "
+                     f"{n_rows} rows: each activation is a layer of its own "
                      "(layers.Activation(\"relu\")), not an activation= argument")
-    if len(got_kinds) == len(summary):
+    if len(got_kinds) == n_rows:
         return 0.5, ("the shapes and parameters are right, but an Activation row is in "
                      "the wrong place: in the summary each one comes right after its "
                      "Conv2D or Dense layer")
     return 0.5, (f"the shapes and parameters are right, but your summary has "
-                 f"{len(got_kinds)} rows, not the summary's {len(summary)}: after "
+                 f"{len(got_kinds)} rows, not the summary's {n_rows}: after "
                  "each Conv2D and Dense comes an Activation layer (ReLU, softmax at "
                  "the end)")
+
+
+def _notes_model_check(model: Any) -> tuple[Any, str]:
+    in_shape, rows, problem = _model_rows(model)
+    if problem:
+        return False, problem
+    verdict = _shapes_and_weights(rows, in_shape)
+    return verdict if verdict is not None else _activation_rows(rows)
 
 
 # --------------------------------------------------------------------------- 7.4
@@ -429,7 +452,7 @@ def _ce_with_target(target: np.ndarray, y_pred: np.ndarray) -> float:
 
 
 def _smooth_probes() -> list[tuple[np.ndarray, np.ndarray, float]]:
-    rng = np.random.default_rng(704)
+    rng = probe_rng(704)
 
     def batch(n: int, k: int, spread: float) -> tuple[np.ndarray, np.ndarray]:
         labels = rng.integers(0, k, size=n)
@@ -502,6 +525,7 @@ def _smooth_hint(got: Any, y_true: np.ndarray, y_pred: np.ndarray, eps: float,
 def _smooth_check(outputs: list[Any]) -> tuple[Any, str]:
     probes = _smooth_probes()
     passed, problems = 0, []
+    hints: list[str] = []                 # one per wrong probe, "" if not recognised
     for n, ((y_true, y_pred, eps), got) in enumerate(zip(probes, outputs), start=1):
         expected = _smoothed_ce(y_true, y_pred, eps)
         plural = "s" if y_true.shape[0] > 1 else ""
@@ -509,6 +533,7 @@ def _smooth_check(outputs: list[Any]) -> tuple[Any, str]:
                 f"classes, smoothing {eps:g})")
         if isinstance(got, Failure):
             problems.append(f"{what}: your function raised {got}")
+            hints.append("")
             continue
         arr = as_float_array(got)
         value = float(arr.reshape(-1)[0]) if arr is not None and arr.size == 1 else None
@@ -517,6 +542,7 @@ def _smooth_check(outputs: list[Any]) -> tuple[Any, str]:
             passed += 1
             continue
         hint = _smooth_hint(got, y_true, y_pred, eps, expected)
+        hints.append(hint)
         if arr is None:
             line = f"{what}: not a number ({type(got).__name__})"
         else:
@@ -527,51 +553,11 @@ def _smooth_check(outputs: list[Any]) -> tuple[Any, str]:
     if passed == len(probes):
         return True, (f"all {len(probes)} probes match Keras' "
                       "CategoricalCrossentropy(label_smoothing=...)")
-    return passed / len(probes), (f"{passed} of {len(probes)} probes right; "
-                                  + "; ".join(problems[:2]))
+    return capped_for_slip(passed / len(probes), hints), (
+        f"{passed} of {len(probes)} probes right; " + "; ".join(problems[:2]))
 
 
 # --------------------------------------------------------------------------- 7.5
-
-
-def _fixed_run_check(history: Any) -> tuple[Any, str]:
-    progress = training_progress(
-        history, fit_call="notes_model.fit",
-        nan_hint="are the inputs divided by 255, and is the last layer a softmax?",
-        not_down_hint=("is the model compiled with the loss \"categorical_crossentropy\" "
-                       "and trained on the one-hot labels?"),
-        missing_validation=("validation accuracy: fit with validation_split=0.1, as the "
-                            "notes do"))
-    if not isinstance(progress, Progress):
-        return progress
-    losses, fell, accuracy = progress.losses, progress.fell, progress.accuracies[-1]
-    first, last = losses[0], losses[-1]
-    result = f"{fell}; validation accuracy {accuracy:.4f} after {len(losses)} epochs"
-    if accuracy >= FULL_SIZE_GOAL:
-        return True, f"{result}: the 67% was the learning rate"
-    if accuracy >= ACCURACY_FLOOR:
-        return True, (f"{result} (this check asks for {ACCURACY_FLOOR} at its small "
-                      f"size; with the notebook's defaults expect about "
-                      f"{FULL_SIZE_GOAL})")
-    credit = 0.5
-    if last > 0.9 * first:
-        credit = 0.25                    # the notes' run as written: nothing fixed
-        hint = ("the loss barely moved: every step is tiny. Which learning rate does "
-                "Adadelta() use in Keras 3, and which one was the notes' code written "
-                "for (section 7.7)?")
-    elif first > 5:
-        hint = ("the first epoch's loss is very large: are the inputs divided by 255, "
-                "and is the learning rate the one the notes' code was written for?")
-    else:
-        hint = ("use the notes' batch size (100) and Adadelta with the learning rate "
-                "their code was written for, on inputs divided by 255")
-    return credit, (f"{fell}, but the validation accuracy after the last epoch is "
-                    f"{accuracy:.4f}, below the {ACCURACY_FLOOR} this check asks for "
-                    f"(at its small size: {SMOKE['N_TRAIN']:,} images, "
-                    f"{SMOKE['EPOCHS']} epochs); " + hint)
-
-
-# --------------------------------------------------------------------------- 7.6
 # confusion_and_accuracy(y_true, y_pred) -> (matrix, per_class): the 10x10 counts
 # matrix[i, j] of digits i predicted as j, and each digit's accuracy matrix[i, i] /
 # (examples of digit i).
@@ -584,7 +570,7 @@ def _confusion(y_true: np.ndarray, y_pred: np.ndarray) -> tuple[np.ndarray, np.n
 
 
 def _confusion_probes() -> list[tuple[np.ndarray, np.ndarray]]:
-    rng = np.random.default_rng(706)
+    rng = probe_rng(706)
 
     def labels(n: int, error_rate: float) -> tuple[np.ndarray, np.ndarray]:
         y_true = np.concatenate([np.arange(CLASSES), rng.integers(0, CLASSES,
@@ -606,93 +592,233 @@ def _confusion_probes() -> list[tuple[np.ndarray, np.ndarray]]:
             (np.arange(CLASSES), np.arange(CLASSES))]
 
 
+def _matrix_problem(what: str, m: np.ndarray | None, want_m: np.ndarray) -> str:
+    """What is wrong with a confusion matrix that differs from ``want_m``."""
+    if m is None:
+        return f"{what}: the matrix should be a numeric array"
+    if m.shape != want_m.shape:
+        return (f"{what}: the matrix has shape {m.shape}; it should have one row and one "
+                "column per digit, 10 x 10, even when a digit never occurs")
+    if _same(m, want_m.T):
+        return ("the rows and columns are swapped: row i should count the examples whose "
+                "TRUE digit is i, column j those predicted as j")
+    if _same(m, want_m / want_m.sum(axis=1, keepdims=True)) or _same(m, want_m / want_m.sum()):
+        return "the matrix should hold counts (how many examples), not fractions"
+    if _same(m, np.diag(np.diag(want_m))):
+        return ("only the diagonal is filled: every example adds 1 to the cell [true "
+                "digit, predicted digit], the mistakes too")
+    _, message = compare_arrays(m, want_m.astype(float), what=f"{what}: the matrix")
+    return message + ": add 1 to matrix[true, predicted] for every example"
+
+
+def _per_class_problem(what: str, acc: np.ndarray | None, want_m: np.ndarray,
+                       n: int) -> str:
+    """What is wrong with per-digit accuracies that differ from the right ones."""
+    want_acc = np.diag(want_m) / want_m.sum(axis=1)
+    if acc is None:
+        return f"{what}: per_class should be a numeric array"
+    with np.errstate(all="ignore"):
+        precision = np.diag(want_m) / want_m.sum(axis=0)
+    if acc.size == 1:
+        return ("per_class should hold one accuracy per digit (10 values), not the "
+                "overall accuracy")
+    if acc.shape != want_acc.shape:
+        return f"{what}: per_class has shape {acc.shape}; it should have one value per digit"
+    if _same(acc, want_acc * 100):
+        return "per_class should hold fractions between 0 and 1, not percentages"
+    if _same(acc, np.diag(want_m) / n):
+        return ("divide each digit's correct count by the number of examples of that "
+                "digit, not by all examples")
+    if _same(np.nan_to_num(acc, nan=-1.0), np.nan_to_num(precision, nan=-1.0)):
+        return ("per_class divides by the column sums (how often each digit was "
+                "predicted): that is the precision; the accuracy of digit i divides by "
+                "the row sum, the number of examples whose true digit is i")
+    return (f"{what}: per_class is wrong: matrix[i, i] divided by the number of examples "
+            "of digit i")
+
+
 def _confusion_check(outputs: list[Any]) -> tuple[Any, str]:
     probes = _confusion_probes()
     matrix_ok = accuracy_ok = True
-    problems: list[str] = []
-
-    def note(text: str) -> None:
-        if text not in problems:
-            problems.append(text)
-
+    problems = Problems()
     for n, ((y_true, y_pred), got) in enumerate(zip(probes, outputs), start=1):
         what = f"probe {n} ({len(y_true)} labels)"
         if isinstance(got, Failure):
             matrix_ok = accuracy_ok = False
-            note(f"{what}: your function raised {got}")
+            problems.add(f"raised {n}", f"{what}: your function raised {got}")
             continue
         pair = _pair(got)
         if pair is None:
             matrix_ok = accuracy_ok = False
-            note(f"{what}: return two arrays, (matrix, per_class), not a "
-                 f"{type(got).__name__}")
+            problems.add("pair", f"{what}: return two arrays, (matrix, per_class), not a "
+                                 f"{type(got).__name__}")
             continue
         want_m, want_acc = _confusion(y_true, y_pred)
         m, acc = as_float_array(pair[0]), as_float_array(pair[1])
         if not _same(m, want_m):
             matrix_ok = False
-            if m is None:
-                note(f"{what}: the matrix should be a numeric array")
-            elif m.shape != want_m.shape:
-                note(f"{what}: the matrix has shape {m.shape}; it should have one row "
-                     "and one column per digit, 10 x 10, even when a digit never "
-                     "occurs")
-            elif _same(m, want_m.T):
-                note("the rows and columns are swapped: row i should count the "
-                     "examples whose TRUE digit is i, column j those predicted as j")
-            elif _same(m, want_m / want_m.sum(axis=1, keepdims=True)) or _same(
-                    m, want_m / want_m.sum()):
-                note("the matrix should hold counts (how many examples), not fractions")
-            elif _same(m, np.diag(np.diag(want_m))):
-                note("only the diagonal is filled: every example adds 1 to the cell "
-                     "[true digit, predicted digit], the mistakes too")
-            else:
-                _, message = compare_arrays(m, want_m.astype(float),
-                                            what=f"{what}: the matrix")
-                note(message + ": add 1 to matrix[true, predicted] for every example")
+            text = _matrix_problem(what, m, want_m)
+            problems.add(text, text)
         if not _same(acc, want_acc):
             accuracy_ok = False
-            if acc is None:
-                note(f"{what}: per_class should be a numeric array")
-                continue
-            col_sums = want_m.sum(axis=0)
-            with np.errstate(all="ignore"):
-                precision = np.diag(want_m) / col_sums
-            if acc.size == 1:
-                note("per_class should hold one accuracy per digit (10 values), not "
-                     "the overall accuracy")
-            elif acc.shape != want_acc.shape:
-                note(f"{what}: per_class has shape {acc.shape}; it should have one "
-                     "value per digit")
-            elif _same(acc, want_acc * 100):
-                note("per_class should hold fractions between 0 and 1, not percentages")
-            elif _same(acc, np.diag(want_m) / len(y_true)):
-                note("divide each digit's correct count by the number of examples of "
-                     "that digit, not by all examples")
-            elif acc.shape == precision.shape and _same(
-                    np.nan_to_num(acc, nan=-1.0), np.nan_to_num(precision, nan=-1.0)):
-                note("per_class divides by the column sums (how often each digit was "
-                     "predicted): that is the precision; the accuracy of digit i "
-                     "divides by the row sum, the number of examples whose true digit "
-                     "is i")
-            else:
-                note(f"{what}: per_class is wrong: matrix[i, i] divided by the number "
-                     "of examples of digit i")
+            text = _per_class_problem(what, acc, want_m, len(y_true))
+            problems.add(text, text)
     score = 0.5 * matrix_ok + 0.5 * accuracy_ok
     if score >= 1.0:
         return True, f"all {len(probes)} probes right: counts with true digits as rows"
-    return score, "; ".join(problems[:2])
+    return score, problems.text()
+
+
+# --------------------------------------------------------------------------- 7.6
+# The classmate's run: the notes' network with Adadelta(learning_rate=1.0) on inputs
+# divided by 255, fitted with validation_split=0.1 on arrays sorted by digit (one folder
+# per digit, read in order). Training accuracy above 90%, validation accuracy about 1%.
+
+FAULT_OPTIONS = ("A", "B", "C", "D", "E")
+FAULT = "C"
+FAULT_WHY_WRONG = {
+    "a": ("overfitting shows as a validation accuracy that stops rising or falls while "
+          "the training accuracy climbs, still far above guessing; about 1% is far below "
+          "the 10% of guessing"),
+    "b": ("a learning rate that is too large makes the training loss itself jump or blow "
+          "up; here it falls steadily, epoch after epoch"),
+    "d": ("validation_split slices the very arrays you pass to fit, after your "
+          "preparation: the validation images are scaled exactly like the training images"),
+    "e": ("fit shuffles the images and their labels together (it shuffles their "
+          "positions); with mixed-up labels the training accuracy would stay near 10% too"),
+}
+
+
+def _fault_check(answer: Any) -> tuple[Any, str]:
+    return choice(answer, FAULT, FAULT_OPTIONS, why_wrong=FAULT_WHY_WRONG, what="`fault`")
+
+
+# --------------------------------------------------------------------------- 7.7
+# fixed_model: a fresh copy of the notes' network trained as the classmate does, with the
+# fault fixed; judged on HELD_OUT test digits chosen by the check.
+
+
+def _digit_accuracies(model: Any, x: np.ndarray, y: np.ndarray) -> tuple[float | None, list[float]]:
+    """The model's accuracy on ``x`` and its accuracy on each digit (``(None, [])`` when
+    it cannot classify them)."""
+    overall = accuracy_of(model, x, y)
+    if overall is None:
+        return None, []
+    predicted = np.concatenate([np.asarray(model(x[i:i + 500], training=False)).argmax(axis=1)
+                                for i in range(0, len(x), 500)])
+    return overall, [float(np.mean(predicted[y == d] == d)) for d in range(CLASSES)]
+
+
+def _optimizer_problem(model: Any) -> str:
+    """What differs from the classmate's optimizer, Adadelta(learning_rate=1.0) ("" if
+    nothing)."""
+    settings = optimizer_settings(model)
+    keep = ("keep the classmate's optimizer, keras.optimizers.Adadelta(learning_rate=1.0): "
+            "the task is to fix the fault and change nothing else")
+    if settings is None or settings["class_name"] != "Adadelta":
+        name = "no optimizer" if settings is None else settings["class_name"]
+        return f"the model was compiled with {name}; {keep}"
+    rate = settings.get("learning_rate")
+    if not isinstance(rate, (int, float)) or not math.isclose(float(rate), 1.0, rel_tol=1e-6):
+        return f"the learning rate is not the classmate's; {keep}"
+    return ""
+
+
+def _fixed_model_check(model: Any) -> tuple[Any, str]:
+    _, out_shape, problem = model_shapes(model, (None, 28, 28, 1))
+    if problem:
+        return False, problem
+    if out_shape != (None, CLASSES):
+        return False, (f"the output should be (None, 10), one probability per digit; it is "
+                       f"{out_shape}")
+    if getattr(model, "trained_steps", 0) <= 0:
+        return False, ("`fixed_model` was never trained: compile it and fit it as the "
+                       "classmate does, with the fault fixed")
+    images, labels = held_out("mnist", HELD_OUT)
+    accuracy, per_digit = _digit_accuracies(
+        model, images[..., np.newaxis].astype("float32") / 255, labels)
+    if accuracy is None:
+        return False, "the model cannot classify 28 x 28 x 1 images into 10 digits"
+    result = f"accuracy {accuracy:.4f} on {HELD_OUT:,} test digits the check chose"
+    unlearned = [str(d) for d, a in enumerate(per_digit) if a < DIGIT_FLOOR]
+    if len(unlearned) > 2:
+        return False, (f"{result}: {len(unlearned)} of the 10 digits are (almost) never right, "
+                       "so the network has hardly learned; train it the classmate's way, "
+                       "for EPOCHS epochs")
+    if unlearned:
+        return False, (f"{result}, but it gets (almost) none of the digit"
+                       f"{'s' if len(unlearned) > 1 else ''} {', '.join(unlearned)} right: "
+                       "the fault is still there")
+    problems = Problems()
+    optimizer = _optimizer_problem(model)
+    if optimizer:
+        problems.add("optimizer", optimizer)
+    if accuracy < ACCURACY_FLOOR:
+        problems.add("accuracy", (
+            f"the accuracy is below the {ACCURACY_FLOOR} this check asks for at its small "
+            f"size ({SMOKE['N_TRAIN']:,} images, {SMOKE['EPOCHS']} epochs): train for EPOCHS "
+            "epochs with the classmate's batch size"))
+    if problems:
+        return partial_for(problems), f"every digit is learned ({result}), but " + problems.text()
+    if accuracy >= FULL_SIZE_GOAL:
+        return True, f"fixed: every digit learned, {result}"
+    return True, (f"fixed: every digit learned, {result} (this check asks for "
+                  f"{ACCURACY_FLOOR} at its small size; with the notebook's defaults "
+                  f"expect about {FULL_SIZE_EXPECTED})")
+
+
+# --------------------------------------------------------------------------- 7.8 and 7.9
+# Two questions: choosing by the test score (section 7.4) and the loss floor of label
+# smoothing (section 7.9 and task 7.4).
+
+TEST_CHOICE = "B"
+TEST_CHOICE_WHY_WRONG = {
+    "a": ("the network never trained on the test digits, but the run was chosen by them: "
+          "of ten runs whose scores differ partly by chance, the highest is the luckiest"),
+    "c": ("the same initial weights do not take chance out of a test score: which 10,000 "
+          "digits were drawn is chance too, and choosing by them still picks the run they "
+          "flatter most"),
+    "d": ("10,000 digits still leave a standard error of about 0.1 points at 99%, as "
+          "large as the differences between such runs"),
+}
+
+SMOOTHING_FLOOR = "C"
+SMOOTHING_FLOOR_WHY_WRONG = {
+    "a": ("with smoothed targets the loss cannot reach 0: it is lowest when the network "
+          "outputs the smoothed target itself, and pushing towards 1 raises it"),
+    "b": ("a learning rate that is too large makes the loss jump about or grow, and the "
+          "training accuracy would not be 99.9%"),
+    "d": ("with wrong labels the training accuracy could not be 99.9%; the loss stays "
+          "high for another reason"),
+}
+
+
+def _test_choice_check(answer: Any) -> tuple[Any, str]:
+    return choice(answer, TEST_CHOICE, "ABCD", why_wrong=TEST_CHOICE_WHY_WRONG,
+                  what="`reported`")
+
+
+def _smoothing_check(answer: Any) -> tuple[Any, str]:
+    return choice(answer, SMOOTHING_FLOOR, "ABCD", why_wrong=SMOOTHING_FLOOR_WHY_WRONG,
+                  what="`loss_floor`")
 
 
 TASKS = [
-    Task("7.1", "the notes' optimizer steps", "n_steps", _steps_check),
+    Task("7.1", "the notes' optimizer steps", "n_steps", _steps_check,
+         forbid=("cnn_helpers",)),                      # worked out with Python arithmetic
     Task("7.2", "prepare MNIST", "prepare", _prepare_check, points=2, kind="function",
-         probes=_prepare_probes),
+         probes=_prepare_probes, forbid=("cnn_helpers",)),   # keras.utils is fine
     Task("7.3", "a network from its summary", "notes_model", _notes_model_check,
-         points=2, kind="model"),
+         points=2, kind="model"),                       # not models.lecture_notes_mnist()
     Task("7.4", "label smoothing", "smoothed_cross_entropy", _smooth_check, points=2,
          kind="function", probes=_smooth_probes),
-    Task("7.5", "the 67%, fixed", "history", _fixed_run_check, points=2),
-    Task("7.6", "confusion matrix", "confusion_and_accuracy", _confusion_check,
+    Task("7.5", "confusion matrix", "confusion_and_accuracy", _confusion_check,
          points=2, kind="function", probes=_confusion_probes),
+    Task("7.6", "find the fault", "fault", _fault_check),
+    # the network may be the book's builder (the fallback when 7.3 is not done): the task
+    # is the training
+    Task("7.7", "the fault, fixed", "fixed_model", _fixed_model_check, points=2,
+         kind="model", forbid=("cnn_helpers.training",)),
+    Task("7.8", "chosen by the test set", "reported", _test_choice_check),
+    Task("7.9", "where the loss stops", "loss_floor", _smoothing_check),
 ]
