@@ -56,9 +56,9 @@ figure, img, .cell_output .text_html pre { break-inside: avoid; }
 div.cell_output pre, div.highlight pre { white-space: pre-wrap !important; }
 """
 # On exercise pages, for a PDF that can be handed to students: no solution cells (tagged
-# hide-input), and no outputs (the checks' messages confirm the answers).
+# hide-cell, once hide-input), and no outputs (the checks' messages confirm the answers).
 _EXERCISE_CSS = """
-div.cell.tag_hide-input, div.cell_output { display: none !important; }
+div.cell.tag_hide-cell, div.cell.tag_hide-input, div.cell_output { display: none !important; }
 """
 
 

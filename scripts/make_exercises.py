@@ -7,9 +7,10 @@ In ``exercises/solutions/NN_topic.ipynb`` every solution sits between the lines
 ``### BEGIN SOLUTION`` and ``### END SOLUTION`` of a code cell. The student notebook gets
 the cell's ``metadata.starter`` text there instead (default: ``raise NotImplementedError()``
 at the marker's indentation); outputs, execution counts and the book's display settings
-(``hide-input``, ``mystnb``) are dropped, and ``metadata.cnn_book`` names the exercise and
-its smoke-size parameters (from ``cnn_helpers.tasks``). So the two notebooks cannot drift
-apart: the test suite runs ``--check``.
+(the ``hide-cell`` tag that puts a solution and its output behind the "Show solution"
+toggle, the other hide/remove tags, ``mystnb``) are dropped, and ``metadata.cnn_book``
+names the exercise and its smoke-size parameters (from ``cnn_helpers.grading.tasks``). So
+the two notebooks cannot drift apart: the test suite runs ``--check``.
 """
 
 from __future__ import annotations

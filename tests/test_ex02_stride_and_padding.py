@@ -11,6 +11,7 @@ import pytest
 
 from cnn_helpers import grading, ops
 from cnn_helpers.grading import FAILED, NOT_ATTEMPTED
+from cnn_helpers.grading.tasks import ex02_stride_and_padding as ex02
 
 EX = grading.exercise("02_stride_and_padding")
 
@@ -25,8 +26,8 @@ def hides(message: str, answer: str, student: str = "") -> bool:
 
 
 def test_tasks_and_points():
-    assert [t.id for t in EX.tasks] == ["2.1", "2.2", "2.3", "2.4", "2.5", "2.6"]
-    assert sum(t.points for t in EX.tasks) == 10
+    assert [t.id for t in EX.tasks] == [f"2.{n}" for n in range(1, 9)]
+    assert sum(t.points for t in EX.tasks) == 12
     assert EX.smoke == {}
 
 
@@ -37,9 +38,9 @@ def test_output_size():
     right = ops.conv_output_size(64, 7, 2, 2)
     assert result("2.1", right).passed and result("2.1", float(right)).passed
     cases = [
-        ((64 + 4 - 7) / 2 + 1, "round the division down"),           # no floor
-        ((64 + 4 - 7) // 2, "forget the +1"),                         # no +1
-        ((64 + 2 - 7) // 2 + 1, "pad only one side"),                 # one side only
+        ((64 + 4 - 7) / 2 + 1, "which way does that round"),         # no floor
+        ((64 + 4 - 7) // 2, "counts the first position"),             # no +1
+        ((64 + 2 - 7) // 2 + 1, "P zeros go on each side"),           # one side only
         ((64 - 7) // 2 + 1, "without padding"),                       # no padding
         (-(-(64 + 4 - 7) // 2) + 1, "rounded down, not up"),          # ceil
         (64 + 4 - 7 + 1, "divide by the stride"),                     # stride ignored
@@ -69,7 +70,7 @@ def test_same_split():
     uneven = result("2.2", (0, sum(right)))
     assert uneven.points == 0.5 and "evenly" in uneven.message
     assert "two numbers" in result("2.2", sum(right)).message
-    assert "too few" in result("2.2", (1, 1)).message
+    assert "too few zeros in all" in result("2.2", (1, 1)).message   # no count
     for answer in [right[::-1], (2, 2), (0, 3), (1, 1), (0, 0), 3]:
         assert hides(result("2.2", answer).message, str(right))
 
@@ -78,11 +79,11 @@ def test_same_split():
 
 
 def loop_conv(image, kernel, strides, pad, *, one_side=False, by_one=False,
-              shape_plus=0):
+              shape_plus=0, np_pad_pair=False):
     """The reference loop, with switches for typical mistakes."""
     (sh, sw), (ph, pw) = strides, pad
     pads = ((ph, 0), (pw, 0)) if one_side else ((ph, ph), (pw, pw))
-    padded = np.pad(image, pads)
+    padded = np.pad(image, tuple(pad) if np_pad_pair else pads)
     fh, fw = kernel.shape
     oh = (padded.shape[0] - fh) // sh + 1 + shape_plus
     ow = (padded.shape[1] - fw) // sw + 1 + shape_plus
@@ -125,6 +126,29 @@ def test_strided_convolution_partial_credit_and_errors():
     todo = result("2.3", lambda *args: (_ for _ in ()).throw(NotImplementedError()))
     assert todo.status == NOT_ATTEMPTED
     assert "a function" in result("2.3", 42).message
+
+
+def test_np_pad_with_a_pair_is_named_and_earns_only_the_slip_share():
+    """Review: np.pad(image, pad) got "one window position too many ... rounded down"
+    and 2.25 of 3 points, from the probes whose padding is the same on both axes."""
+    slip = result("2.3", lambda im, k, s, p: loop_conv(im, k, s, p, np_pad_pair=True))
+    assert slip.status == FAILED and "np.pad(image, (P_h, P_w))" in slip.message, slip
+    assert "rounded down" not in slip.message and "too many" not in slip.message
+    assert slip.points == 1                       # the slip's share: 1/3 of 3 points
+
+
+def test_a_shape_nobody_explains_gets_no_invented_cause():
+    def overhang(im, k, s, p):                    # a window may stick out (ceil)
+        padded = np.pad(im, ((p[0], p[0] + s[0]), (p[1], p[1] + s[1])))
+        out = ops.conv2d(padded, k, strides=s)
+        return out[:-(-(im.shape[0] + 2 * p[0] - k.shape[0]) // s[0]) + 1,
+                   :-(-(im.shape[1] + 2 * p[1] - k.shape[1]) // s[1]) + 1]
+
+    assert "overhang" in result("2.3", overhang).message
+    odd = result("2.3", lambda im, k, s, p: np.zeros((2, 7)))
+    assert odd.status == FAILED and odd.points == 0
+    for claim in ("overhang", "rounded", "too many", "short", "swapped", "np.pad"):
+        assert claim not in odd.message, odd.message
 
 
 # --------------------------------------------------------------------------- 2.4
@@ -241,3 +265,95 @@ def test_notebook_check_prints_without_the_answer(capsys):
     EX.check("2.1", 30)
     out = capsys.readouterr().out
     assert out.startswith("[NOT YET] Task 2.1") and "31" not in out
+
+
+# --------------------------------------------------------------------------- 2.7 and 2.8
+
+QUESTIONS = {"2.7": ("c", ex02.WHY_WRONG_27), "2.8": ("b", ex02.WHY_WRONG_28)}
+
+
+@pytest.mark.parametrize("task_id", QUESTIONS)
+def test_questions_pass_with_the_right_letter(task_id):
+    right, _ = QUESTIONS[task_id]
+    for answer in (right, right.upper()):
+        r = result(task_id, answer)
+        assert r.passed and r.message == "correct", r
+    assert result(task_id, ...).status == NOT_ATTEMPTED
+    assert "one of the letters" in result(task_id, "cd").message
+
+
+@pytest.mark.parametrize("task_id, letter", [(t, w) for t, (_, why) in QUESTIONS.items()
+                                             for w in why])
+def test_each_wrong_option_names_its_misconception(task_id, letter):
+    right, why_wrong = QUESTIONS[task_id]
+    r = result(task_id, letter)
+    assert r.status == FAILED and r.points == 0 and r.message == why_wrong[letter]
+    assert f'"{right}"' not in r.message and f"'{right}'" not in r.message
+    assert set(why_wrong) | {right} == {"a", "b", "c", "d"}
+
+
+def test_the_right_options_are_what_keras_does():
+    """2.7: a stride keeps the parameters and quarters the outputs; 2.8: a dilated 3x3
+    layer has 9 weights and the window of one neuron spans a 5x5 patch."""
+    from keras import layers
+
+    counts = []
+    for s in (1, 2):
+        layer = layers.Conv2D(32, 3, strides=s, padding="same")
+        layer.build((None, 28, 28, 16))
+        _, h, w, _ = layer.compute_output_shape((None, 28, 28, 16))
+        counts.append((layer.count_params(), h * w))
+    assert counts[0][0] == counts[1][0] and counts[0][1] == 4 * counts[1][1]
+    dilated = layers.Conv2D(1, 3, dilation_rate=2, use_bias=False)
+    dilated.build((None, 5, 5, 1))
+    assert dilated.count_params() == 9
+    assert dilated.compute_output_shape((None, 5, 5, 1))[1:3] == (1, 1)
+
+
+# --------------------------------------------------------------------------- delegation
+# "Every number of exercise 2 is one ops call away": computed with ops or Keras, it earns
+# nothing; worked out with the formulas (Keras used afterwards), it passes.
+
+IMPORTS = "import numpy as np\nimport keras\nfrom keras import layers\nfrom cnn_helpers import ops\n"
+
+
+@pytest.mark.delegation
+@pytest.mark.parametrize("task_id, answer, code", [
+    ("2.1", 31, "out_size = ops.conv_output_size(64, 7, 2, 2)"),
+    ("2.1", 31, "model = keras.Sequential([keras.Input(shape=(64, 64, 1)), "
+                "layers.ZeroPadding2D(2), layers.Conv2D(1, 7, strides=2)])\n"
+                "out_size = model.output_shape[1]"),
+    ("2.2", (1, 2), "same_pads = ops.same_padding(32, 5, 3)"),
+    ("2.4", NEVER, "reads = ops.conv2d(np.eye(132).reshape(132, 11, 12, 1), "
+                   "np.ones((3, 2, 1, 1)), strides=(3, 3))\n"
+                   "never_read = ~reads.reshape(132, -1).any(axis=1).reshape(11, 12)"),
+    ("2.6", 17, "field_size = ops.receptive_field([('a', 3, 1), ('b', 3, 2), ('c', 3, 2), "
+                "('d', 3, 1)])[-1].size"),
+])
+def test_numbers_from_ops_or_keras_earn_nothing(task_id, answer, code):
+    r = EX.result(task_id, answer, sources=[IMPORTS, code])
+    assert r.status == FAILED and r.points == 0, r
+    assert "no credit" in r.message and "yourself" in r.message, r.message
+
+
+@pytest.mark.delegation
+def test_numbers_by_hand_pass_with_keras_used_afterwards():
+    code = ("I, F, S, P = 64, 7, 2, 2\n"
+            "out_size = (I + 2 * P - F) // S + 1\n"
+            "model = keras.Sequential([keras.Input(shape=(64, 64, 1)), "
+            "layers.ZeroPadding2D(2), layers.Conv2D(1, 7, strides=2)])\n"
+            "assert model.output_shape[1] == out_size == ops.conv_output_size(64, 7, 2, 2)\n")
+    assert EX.result("2.1", 31, sources=[IMPORTS, code]).passed
+    pads = ("O = -(-32 // 3)\ntotal = (O - 1) * 3 + 5 - 32\n"
+            "same_pads = (total // 2, total - total // 2)\n")
+    assert EX.result("2.2", (1, 2), sources=[IMPORTS, pads]).passed
+
+
+@pytest.mark.delegation
+def test_the_halving_model_may_use_keras_of_course():
+    code = ("halving_model = keras.Sequential([keras.Input(shape=(28, 28, 1)), "
+            "layers.Conv2D(8, 3, strides=2, padding='same')])")
+    from keras import layers
+
+    answer = model(layers.Conv2D(8, 3, strides=2, padding="same"))
+    assert EX.result("2.5", answer, sources=[IMPORTS, code]).passed

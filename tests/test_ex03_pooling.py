@@ -13,6 +13,7 @@ import pytest
 
 from cnn_helpers import grading, ops
 from cnn_helpers.grading import FAILED, NOT_ATTEMPTED, PASSED
+from cnn_helpers.grading.tasks import ex03_pooling as ex03
 
 from conftest import no_leak
 
@@ -222,7 +223,7 @@ def test_35_right_models_pass():
     for kwargs in [{}, {"padding": "same", "filters": (16, 32)}, {"split": True}]:
         result = _result("3.5", _model(**kwargs))
         assert result.passed, (kwargs, result.message)
-    assert "26, 13, 11, 5" in _result("3.5", _model()).message
+    assert "26" not in _result("3.5", _model()).message      # a pass restates nothing
     inputs = keras.Input(shape=(28, 28, 1))
     h = layers.MaxPooling2D()(layers.Conv2D(8, 3, activation="relu")(inputs))
     h = layers.MaxPooling2D()(layers.Conv2D(8, 3, activation="relu")(h))
@@ -256,24 +257,184 @@ def test_35_not_a_model():
 # --------------------------------------------------------------------------- 3.6
 
 
-def test_36_history():
-    class History:   # what keras.Model.fit returns, as far as export is concerned
+def _classifier(*, n=2000, epochs=2, optimizer="adam", shuffle_labels=False, build=None,
+                train=True):
+    """A small MNIST classifier trained as task 3.6 asks (Flatten + softmax unless
+    ``build`` gives the model): a few seconds on 2 cores."""
+    import keras
+    from keras import layers
+
+    from cnn_helpers import datasets
+
+    keras.utils.set_random_seed(0)
+    model = build() if build else keras.Sequential([
+        keras.Input(shape=(28, 28, 1)), layers.Flatten(), layers.Dense(10, activation="softmax")])
+    model.compile(optimizer=keras.optimizers.Adam(0.003) if optimizer == "adam" else optimizer,
+                  loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    if train:
+        (x, y), _ = datasets.load_mnist(n_train=n, n_test=10, seed=0)
+        if shuffle_labels:
+            y = np.random.default_rng(0).permutation(y)
+        model.fit(x[..., None].astype("float32") / 255, y, epochs=epochs, batch_size=32,
+                  verbose=0)
+    return model
+
+
+def test_36_a_trained_model_passes_on_the_checks_own_digits(data_dir):
+    import time
+
+    model = _classifier()
+    t0 = time.perf_counter()
+    result = _result("3.6", model)
+    assert result.passed, result
+    assert "test digits" in result.message
+    assert time.perf_counter() - t0 < 20                 # the grader's budget per check
+
+
+@pytest.mark.parametrize("accuracy, credit, words", [
+    (0.95, 1.0, "accuracy 0.950 on 1,000 test digits"),
+    (0.55, 1.0, "this check asks for 0.4 at its small size"),
+    (0.3, 0.5, "below the 0.4"),
+    (0.12, 0.0, "hardly better than guessing"),
+])
+def test_36_accuracy_floor_and_goal(accuracy, credit, words):
+    got, message = ex03._accuracy_verdict(accuracy)
+    assert got == credit and words in message, message
+
+
+def test_36_what_earns_nothing_or_half(data_dir):
+    untrained = _result("3.6", _classifier(train=False))
+    assert untrained.points == 0 and "never trained" in untrained.message
+    guessing = _result("3.6", _classifier(shuffle_labels=True, epochs=1))
+    assert guessing.points == 0 and "guessing" in guessing.message
+    sgd = _result("3.6", _classifier(optimizer="sgd", epochs=3))
+    assert sgd.points == 0.5 and "Adam optimizer" in sgd.message and "SGD" in sgd.message
+
+
+def test_36_a_history_or_a_wrong_model_earns_nothing():
+    import keras
+    from keras import layers
+
+    class History:   # what keras.Model.fit returns
         history = {"loss": [2.2, 1.5, 0.9], "accuracy": [0.2, 0.5, 0.7]}
 
-    assert _result("3.6", History()).passed
-    assert _result("3.6", {"loss": [2.29, 2.0]}).passed
-    assert "did not go down" in _result("3.6", {"loss": [0.5, 0.9]}).message
-    assert "at least 2 epochs" in _result("3.6", {"loss": [0.5]}).message
-    assert "NaN" in _result("3.6", {"loss": [2.3, float("nan")]}).message
-    above_chance = _result("3.6", {"loss": [14.5, 9.1]})
-    assert above_chance.points == 0.5 and "ln 10" in above_chance.message
-    assert "what gap_model.fit returned" in _result("3.6", [1.0, 0.5]).message
+    for made_up in (History(), {"loss": [2.2, 0.1]}):
+        result = _result("3.6", made_up)
+        assert result.status == FAILED and result.points == 0
+        assert "Keras model" in result.message
+    five = keras.Sequential([keras.Input(shape=(28, 28, 1)), layers.Flatten(),
+                             layers.Dense(5, activation="softmax")])
+    assert "(None, 10)" in _result("3.6", five).message
+    rgb = keras.Sequential([keras.Input(shape=(28, 28, 3)), layers.Flatten(), layers.Dense(10)])
+    assert "(None, 28, 28, 1)" in _result("3.6", rgb).message
     assert _result("3.6", Ellipsis).status == NOT_ATTEMPTED
 
 
+FALLBACK = ("import keras\nfrom cnn_helpers import datasets, grading, models, ops\n",
+            "gap_model = ...\n",
+            "gap_model = models.tutorial_convnet()\n"
+            "gap_model.compile(optimizer=keras.optimizers.Adam(learning_rate=0.003),\n"
+            "                  loss='sparse_categorical_crossentropy', metrics=['accuracy'])\n"
+            "history = gap_model.fit(x_train, y_train, epochs=EPOCHS, verbose=2)\n")
+
+
+@pytest.mark.delegation
+def test_36_the_starters_fallback_counts_for_36_only(data_dir):
+    """Task 3.5 not done: the ready-made model of the starter trains for 3.6, but it
+    earns nothing for 3.5 (not a GAP model, and one of the book's models)."""
+    from cnn_helpers import models
+
+    trained = _classifier(build=models.tutorial_convnet, n=1000, epochs=1)
+    result = EX3.result("3.6", trained, sources=list(FALLBACK))
+    assert result.passed, result
+    assert EX3.result("3.5", ..., sources=list(FALLBACK[:2])).status == NOT_ATTEMPTED
+    reused = EX3.result("3.5", trained, sources=list(FALLBACK))
+    assert reused.points == 0 and "no credit" in reused.message
+    assert _result("3.5", trained).points == 0                # and it is not a GAP model
+
+
+# --------------------------------------------------------------------------- 3.7 and 3.8
+
+QUESTIONS = {"3.7": ("c", ex03.WHY_WRONG_37), "3.8": ("d", ex03.WHY_WRONG_38)}
+
+
+@pytest.mark.parametrize("task_id", QUESTIONS)
+def test_questions_pass_with_the_right_letter(task_id):
+    right, _ = QUESTIONS[task_id]
+    for answer in (right, right.upper()):
+        result = _result(task_id, answer)
+        assert result.passed and result.message == "correct", result
+    assert _result(task_id, ...).status == NOT_ATTEMPTED
+    assert "one of the letters" in _result(task_id, 3).message
+
+
+@pytest.mark.parametrize("task_id, letter", [(t, w) for t, (_, why) in QUESTIONS.items()
+                                             for w in why])
+def test_each_wrong_option_names_its_misconception(task_id, letter):
+    right, why_wrong = QUESTIONS[task_id]
+    result = _result(task_id, letter)
+    assert result.status == FAILED and result.points == 0
+    assert result.message == why_wrong[letter]
+    assert f'"{right}"' not in result.message and f"'{right}'" not in result.message
+    assert set(why_wrong) | {right} == {"a", "b", "c", "d"}
+
+
+def test_37_equivariance_and_invariance_as_the_right_option_says():
+    """Shift a blob 1 pixel: the conv maps and the 2x2-pooled maps change, the global
+    maximum of each map does not."""
+    import keras
+    from keras import layers
+
+    keras.utils.set_random_seed(0)
+    conv = layers.Conv2D(4, 3, activation="relu")
+    x = np.zeros((1, 28, 28, 1), "float32")
+    x[0, 8:20, 6:18, 0] = np.random.default_rng(0).uniform(size=(12, 12))
+    moved = np.roll(x, 1, axis=2)
+    for represent, same in [(lambda f: f, False), (layers.MaxPooling2D(2), False),
+                            (layers.GlobalMaxPooling2D(), True)]:
+        a, b = (keras.ops.convert_to_numpy(represent(conv(v))) for v in (x, moved))
+        assert np.allclose(a, b, atol=1e-6) == same
+
+
+# --------------------------------------------------------------------------- delegation
+
+IMPORTS = "import keras\nfrom keras import layers\nfrom cnn_helpers import grading, ops\n"
+
+
+@pytest.mark.delegation
+@pytest.mark.parametrize("task_id, answer, code", [
+    ("3.1", (6, 6, 32), "net = keras.Sequential([keras.Input(shape=(32, 32, 3)), "
+                        "layers.Conv2D(16, 3), layers.MaxPooling2D(), layers.Conv2D(32, 3), "
+                        "layers.MaxPooling2D()])\nfinal_shape = net.output_shape[1:]"),
+    ("3.1", (6, 6, 32), "side = ops.conv_output_size(ops.conv_output_size(32, 3), 2, 2)\n"
+                        "side = ops.conv_output_size(ops.conv_output_size(side, 3), 2, 2)\n"
+                        "final_shape = (side, side, 32)"),
+    ("3.2", SAVED, "saved = ops.dense_params(25 * 25 * 64, 10) - ops.dense_params(12 * 12 * 64, 10)"),
+    ("3.4", FIELD, "field = ops.receptive_field([('c1', 5, 1), ('p1', 2, 2), ('c2', 3, 1), "
+                   "('p2', 2, 2), ('c3', 3, 1)])[-1].size"),
+])
+def test_values_from_ops_or_keras_earn_nothing(task_id, answer, code):
+    result = EX3.result(task_id, answer, sources=[IMPORTS, code])
+    assert result.status == FAILED and result.points == 0, result
+    assert "no credit" in result.message and "yourself" in result.message
+
+
+@pytest.mark.delegation
+def test_values_by_hand_pass_with_ops_used_afterwards():
+    code = ("stack = [('c1', 5, 1), ('p1', 2, 2), ('c2', 3, 1), ('p2', 2, 2), ('c3', 3, 1)]\n"
+            "field, jump = 1, 1\n"
+            "for name, window, stride in stack:\n"
+            "    field += (window - 1) * jump\n"
+            "    jump *= stride\n"
+            "assert field == ops.receptive_field(stack)[-1].size\n")
+    assert EX3.result("3.4", FIELD, sources=[IMPORTS, code]).passed
+
+
 def test_tasks_and_points():
-    assert [t.id for t in EX3.tasks] == ["3.1", "3.2", "3.3", "3.4", "3.5", "3.6"]
-    assert sum(t.points for t in EX3.tasks) == 10
+    assert [t.id for t in EX3.tasks] == [f"3.{n}" for n in range(1, 9)]
+    assert sum(t.points for t in EX3.tasks) == 12
     assert set(EX3.smoke) == {"N_TRAIN", "N_TEST", "EPOCHS"}
+    assert EX3.task("3.6").kind == "model" and EX3.task("3.6").answer == "gap_model"
+    assert "cnn_helpers.models" not in EX3.task("3.6").forbid    # the starter's fallback
     assert all(r.status == PASSED for r in [_result("3.1", (6, 6, 32)),
                                             _result("3.4", FIELD)])

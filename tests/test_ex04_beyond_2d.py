@@ -6,6 +6,7 @@ and hint, and no failure message gives the expected answer away.
 
 from __future__ import annotations
 
+import re
 
 import numpy as np
 import pytest
@@ -23,8 +24,9 @@ def result(task_id: str, answer) -> grading.Result:
 
 
 def test_tasks_and_points():
-    assert [t.id for t in EX.tasks] == ["4.1", "4.2", "4.3", "4.4", "4.5"]
-    assert sum(t.points for t in EX.tasks) == 8
+    assert [t.id for t in EX.tasks] == ["4.1", "4.2", "4.3", "4.4", "4.5", "4.6", "4.7",
+                                        "4.8"]
+    assert sum(t.points for t in EX.tasks) == 11
     assert EX.smoke == {}
 
 
@@ -221,7 +223,7 @@ def detector(kernel=13, filters=8, n_hidden=3, padding="same", last=1,
 
 def test_44_solution_passes():
     r = result("4.4", detector())
-    assert r.passed and r.points == 2 and "field 37" in r.message
+    assert r.passed and r.points == 2 and not re.search(r"\d", r.message), r.message
 
 
 def test_44_other_good_designs_pass():
@@ -296,10 +298,10 @@ def test_45_shape_passes_and_matches_keras():
 @pytest.mark.parametrize("answer, points, hint", [
     ((16, 30, 30, 8), 0.5, "3 frames fit fewer times"),
     ((7, 30, 30, 8), 0.5, "stride along time is 1"),
-    ((13, 30, 30, 8), 0.5, "one position short"),
+    ((13, 30, 30, 8), 0.5, "O = I - F + 1"),
     ((14, 60, 60, 8), 0.5, "divide by the stride"),
     ((14, 31, 31, 8), 0.5, "round the division down"),
-    ((14, 29, 29, 8), 0.5, "+1 is missing"),
+    ((14, 29, 29, 8), 0.5, "count the positions again"),
     ((14, 32, 32, 8), 0.5, "shrinks the frame"),
     ((14, 30, 30, 3), 0.5, "one channel per filter"),
     ((14, 30, 30, 24), 0.5, "one channel per filter"),
@@ -315,6 +317,148 @@ def test_45_mistakes_get_hints(answer, points, hint):
     assert r.status == FAILED and r.points == points, r
     assert hint in r.message, r.message
     assert "14 x 30" not in r.message and "(14, 30" not in r.message
+
+
+# --------------------------------------------------------------------------- 4.6
+# how many times fewer multiply-adds than the plain 3x3 layer (no padding anywhere)
+
+PLAIN_MACS = 12 * 12 * 9 * 512 * 512
+RATIO = PLAIN_MACS / MACS
+
+
+def test_46_ratio_passes_rounded_or_not():
+    assert 7.8 < RATIO < 7.81
+    for answer in (RATIO, 7.8, 7.81, np.float64(RATIO), np.array(RATIO)):
+        r = result("4.6", answer)
+        assert r.passed and r.message == "correct", (answer, r.message)
+
+
+@pytest.mark.parametrize("answer, hint", [
+    (MACS / PLAIN_MACS, "divides the plain layer's count by the bottleneck's"),
+    (ops.conv_params(512, 3, 512) / PARAMS, "ratio of the parameters"),
+    (14 * 14 * 9 * 512 * 512 / INPUT_SIZE_MACS, "\"same\" padding"),
+    (14 * 14 * 9 * 512 * 512 / MACS, "not padded either"),
+    (PLAIN_MACS / INPUT_SIZE_MACS, "only the first 1x1 layer works on the full map"),
+    (9.0, "divide the multiply-adds of the plain Conv2D(512, (3, 3))"),
+    (7.7, "divide the multiply-adds"),
+])
+def test_46_slips_get_hints(answer, hint):
+    r = result("4.6", answer)
+    assert r.status == FAILED and r.points == 0, r
+    assert hint in r.message, r.message
+    assert "7.8" not in r.message
+
+
+def test_46_wrong_forms():
+    assert "should be a number" in result("4.6", "7.8").message
+    assert "should be a number" in result("4.6", (7.8, 8.4)).message
+    assert result("4.6", ...).status == NOT_ATTEMPTED
+
+
+# --------------------------------------------------------------------------- 4.7
+# SeparableConv2D(256, 3) on 128 channels: 3x3 depthwise without bias, then 1x1 with bias
+
+SEPARABLE = 3 * 3 * 128 + (128 + 1) * 256
+
+
+def test_47_count_passes_and_is_what_keras_counts():
+    import keras
+
+    layer = keras.layers.SeparableConv2D(256, (3, 3), padding="same")
+    layer.build((None, 28, 28, 128))
+    assert layer.count_params() == SEPARABLE
+    for answer in (SEPARABLE, float(SEPARABLE), np.int64(SEPARABLE)):
+        r = result("4.7", answer)
+        assert r.passed and not re.search(r"\d", r.message), r.message
+
+
+@pytest.mark.parametrize("answer, hint", [
+    (SEPARABLE + 128, "depthwise step has no bias"),
+    (3 * 3 * 128 + 128 * 256, "a bias for each of its filters"),
+    (3 * 3 * 128 * 256 + (128 + 1) * 256, "one 3x3 filter per *input* channel"),
+    (ops.conv_params(128, 3, 256), "that is the standard Conv2D"),
+    (3 * 3 * 128, "the 1x1 step, which mixes the channels, has parameters too"),
+    ((128 + 1) * 256, "the depthwise 3x3 step has weights too"),
+    (3 * 3 * 128 + (128 + 1) * 128, "to the layer's 256 filters"),
+    (SEPARABLE * 28 * 28, "shared across positions"),
+    (40_000, "add the depthwise step's F x F x D weights"),
+])
+def test_47_slips_get_hints(answer, hint):
+    r = result("4.7", answer)
+    assert r.status == FAILED and r.points == 0, r
+    assert hint in r.message, r.message
+    no_leak(r.message, SEPARABLE)
+
+
+# --------------------------------------------------------------------------- 4.8
+
+
+def test_48_right_letter_in_any_case():
+    for answer in ("b", "B", " b "):
+        assert result("4.8", answer).passed
+
+
+@pytest.mark.parametrize("letter, why", [
+    ("a", "does feed a colour image to a Conv3D"),
+    ("c", "27 weights"),
+    ("d", "depthwise convolution"),
+])
+def test_48_each_wrong_option_names_its_misconception(letter, why):
+    r = result("4.8", letter)
+    assert r.status == FAILED and why in r.message, r.message
+    assert "'b'" not in r.message and "option b" not in r.message
+
+
+def test_48_not_a_letter():
+    assert "one of the letters" in result("4.8", "e").message
+    assert "one of the letters" in result("4.8", 2).message
+    assert result("4.8", ...).status == NOT_ATTEMPTED
+
+
+# --------------------------------------------------------------------------- delegation
+# Counts "worked out by hand" earn nothing when the answer is computed with ops or Keras.
+
+IMPORTS = "import keras\nfrom keras import layers\nfrom cnn_helpers import grading, ops\n"
+
+
+@pytest.mark.delegation
+@pytest.mark.parametrize("task_id, answer, code", [
+    ("4.1", (PARAMS, MACS), "block = keras.Sequential([keras.Input(shape=(14, 14, 512)),"
+                            " layers.Conv2D(128, 1), layers.Conv2D(128, 3),"
+                            " layers.Conv2D(512, 1)])\n"
+                            f"bottleneck = (block.count_params(), {MACS})"),
+    ("4.5", CLIP, "clip_shape = layers.Conv3D(8, (3, 5, 5), strides=(1, 2, 2))"
+                  ".compute_output_shape((None, 16, 64, 64, 3))[1:]"),
+    ("4.5", CLIP, "frames = ops.conv_output_size(16, 3)\n"
+                  "side = ops.conv_output_size(64, 5, 2)\n"
+                  "clip_shape = (frames, side, side, 8)"),
+    ("4.6", RATIO, "plain_side = layers.Conv2D(512, 3).compute_output_shape("
+                   "(None, 14, 14, 512))[1]\n"
+                   f"times_cheaper = plain_side * plain_side * 9 * 512 * 512 / {MACS}"),
+    ("4.7", SEPARABLE, "layer = layers.SeparableConv2D(256, 3)\n"
+                       "layer.build((None, 28, 28, 128))\n"
+                       "separable_params = layer.count_params()"),
+    ("4.7", SEPARABLE, "separable_params = ops.depthwise_params(128, 3, use_bias=False)"
+                       " + ops.conv_params(128, 1, 256)"),
+])
+def test_counts_from_keras_or_ops_earn_nothing(task_id, answer, code):
+    r = EX.result(task_id, answer, sources=[IMPORTS, code])
+    assert r.status == FAILED and r.points == 0, r
+    assert "no credit" in r.message and "yourself" in r.message, r.message
+
+
+@pytest.mark.delegation
+def test_counts_by_hand_pass_with_keras_used_afterwards():
+    code = ("side_3x3 = 14 - 3 + 1\n"
+            "layer_list = [(14, 1, 512, 128), (side_3x3, 3, 128, 128), (side_3x3, 1, 128, 512)]\n"
+            "n_params = sum((f * f * d + 1) * m for _, f, d, m in layer_list)\n"
+            "n_macs = sum(s * s * f * f * d * m for s, f, d, m in layer_list)\n"
+            "bottleneck = (n_params, n_macs)\n"
+            "block = keras.Sequential([keras.Input(shape=(14, 14, 512)), layers.Conv2D(128, 1)])\n"
+            "assert block.count_params() > 0\n")
+    assert EX.result("4.1", (PARAMS, MACS), sources=[IMPORTS, code]).passed
+    ratio = code + "times_cheaper = 12 * 12 * 9 * 512 * 512 / bottleneck[1]\n"
+    assert EX.result("4.6", RATIO, sources=[IMPORTS, ratio]).passed
 
 
 def test_check_errors_are_reported_not_raised():

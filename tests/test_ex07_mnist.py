@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from cnn_helpers import grading, ops
-from cnn_helpers.grading import ERROR, FAILED, NOT_ATTEMPTED, PASSED
+from cnn_helpers.grading import FAILED, NOT_ATTEMPTED
 
 from conftest import no_leak
 
@@ -24,10 +24,11 @@ def result(task_id: str, answer) -> grading.Result:
 
 
 def test_tasks_points_and_smoke_size():
-    assert [t.id for t in EX.tasks] == ["7.1", "7.2", "7.3", "7.4", "7.5", "7.6"]
-    assert sum(t.points for t in EX.tasks) == 11
+    assert [t.id for t in EX.tasks] == ["7.1", "7.2", "7.3", "7.4", "7.5", "7.6", "7.7",
+                                        "7.8", "7.9"]
+    assert sum(t.points for t in EX.tasks) == 14
     assert [t.kind for t in EX.tasks] == ["value", "function", "model", "function",
-                                          "value", "function"]
+                                          "function", "value", "model", "value", "value"]
     assert EX.smoke == {"N_TRAIN": 3000, "N_TEST": 1000, "EPOCHS": 3}
 
 
@@ -149,10 +150,12 @@ def notes(*, kernel=3, padding="valid", filters=(32, 32), hidden=64, pool=True,
 
 
 def test_73_reference_and_builder_pass():
+    """The builder's network is the right one (the delegation rule, lifted here, is
+    tested below)."""
     from cnn_helpers import models
 
     r = result("7.3", notes())
-    assert r.passed and f"{NOTES_PARAMS:,}" in r.message
+    assert r.passed and f"{NOTES_PARAMS:,}" not in r.message     # a pass restates nothing
     built = models.lecture_notes_mnist()
     assert built.count_params() == NOTES_PARAMS
     assert result("7.3", built).passed
@@ -160,7 +163,7 @@ def test_73_reference_and_builder_pass():
 
 def test_73_summary_is_what_keras_prints():
     """The expected rows, computed with ops, are the rows of a Keras model."""
-    from cnn_helpers.tasks.ex07_mnist import _notes_summary
+    from cnn_helpers.grading.tasks.ex07_mnist import _notes_summary
 
     model = notes()
     rows = [(type(layer).__name__, tuple(layer.output.shape), layer.count_params())
@@ -236,7 +239,7 @@ def smoothed(y_true, y_pred, eps):
 def test_74_passes_and_matches_keras():
     import keras
 
-    from cnn_helpers.tasks.ex07_mnist import _smooth_probes
+    from cnn_helpers.grading.tasks.ex07_mnist import _smooth_probes
 
     assert result("7.4", smoothed).passed
     assert result("7.4", lambda t, p, e: np.float32(smoothed(t, p, e))).passed
@@ -259,7 +262,7 @@ def ce(target, p):
     (lambda t, p, e: ce(np.where(t > 0, 1 - e, e / (t.shape[-1] - 1)), p),
      "another convention", 0.4),
     (lambda t, p, e: ce(t, (1 - e) * p + e / t.shape[-1]), "not the predictions", 0.4),
-    (lambda t, p, e: ce((1 - e) * t + e / 10, p), "not always 10", 1.6),
+    (lambda t, p, e: ce((1 - e) * t + e / 10, p), "not always 10", 1.0),   # one slip: half
     (lambda t, p, e: -smoothed(t, p, e), "the sign is wrong", 0),
     (lambda t, p, e: smoothed(t, p, e) * len(t), "sum over the batch", 0.4),
     (lambda t, p, e: -np.sum(((1 - e) * t + e / t.shape[-1]) * np.log(p), axis=-1),
@@ -273,7 +276,7 @@ def test_74_mistakes_get_hints(fn, hint, points):
 
 
 def test_74_messages_do_not_show_the_expected_loss():
-    from cnn_helpers.tasks.ex07_mnist import _smooth_probes
+    from cnn_helpers.grading.tasks.ex07_mnist import _smooth_probes
 
     r = result("7.4", lambda t, p, e: 1.0)
     assert r.status == FAILED and r.points == 0
@@ -293,61 +296,18 @@ def test_74_crash_and_not_attempted():
 # --------------------------------------------------------------------------- 7.5
 
 
-class History:          # what keras.Model.fit returns, as far as export is concerned
-    def __init__(self, **history):
-        self.history = history
-
-
-def test_75_history_passes():
-    r = result("7.5", History(loss=[1.42, 0.5, 0.28], accuracy=[0.6, 0.85, 0.92],
-                              val_loss=[0.6, 0.3, 0.2],
-                              val_accuracy=[0.85, 0.92, 0.943]))
-    assert r.passed and "0.9430 after 3 epochs" in r.message
-    full = result("7.5", {"loss": [0.44, 0.06], "val_accuracy": [0.97, 0.9825]})
-    assert full.passed and "the 67% was the learning rate" in full.message
-
-
-@pytest.mark.parametrize("history, hint, points", [
-    ({"loss": [2.294, 2.292, 2.290], "val_accuracy": [0.12, 0.14, 0.16]},
-     "Which learning rate does Adadelta() use", 0.5),
-    ({"loss": [12.0, 4.0, 2.0], "val_accuracy": [0.3, 0.5, 0.6]},
-     "are the inputs divided by 255", 1),
-    ({"loss": [2.0, 1.2, 0.9], "val_accuracy": [0.5, 0.6, 0.7]},
-     "batch size (100)", 1),
-    ({"loss": [1.0, 0.5]}, "validation_split=0.1", 1),
-    ({"loss": [1.0, 0.5], "val_loss": [1.0, 0.6]}, "metrics=[\"accuracy\"]", 1),
-    ({"loss": [0.5, 0.7], "val_accuracy": [0.9, 0.9]}, "did not go down", 0),
-    ({"loss": [0.5], "val_accuracy": [0.9]}, "at least 2 epochs", 0),
-    ({"loss": [2.3, float("nan")], "val_accuracy": [0.1, 0.1]}, "divided by 255", 0),
-    ([0.5, 0.4], "what notes_model.fit returned", 0),
-])
-def test_75_mistakes(history, hint, points):
-    r = result("7.5", history)
-    assert r.status == FAILED and r.points == points, r
-    assert hint in r.message, r.message
-
-
-def test_75_not_attempted():
-    assert result("7.5", ...).status == NOT_ATTEMPTED
-    assert all(r.status in (PASSED, FAILED, NOT_ATTEMPTED) and r.status != ERROR
-               for r in [result("7.5", "history"), result("7.5", None)])
-
-
-# --------------------------------------------------------------------------- 7.6
-
-
 def confusion(y_true, y_pred):
     m = np.zeros((10, 10), dtype=int)
     np.add.at(m, (np.asarray(y_true, int), np.asarray(y_pred, int)), 1)
     return m, np.diag(m) / m.sum(axis=1)
 
 
-def test_76_passes_and_agrees_with_plotting():
+def test_75_passes_and_agrees_with_plotting():
     from cnn_helpers import plotting
-    from cnn_helpers.tasks.ex07_mnist import _confusion_probes
+    from cnn_helpers.grading.tasks.ex07_mnist import _confusion_probes
 
-    assert result("7.6", confusion).passed
-    assert result("7.6", lambda t, p: [confusion(t, p)[0].astype(float),
+    assert result("7.5", confusion).passed
+    assert result("7.5", lambda t, p: [confusion(t, p)[0].astype(float),
                                        list(confusion(t, p)[1])]).passed
     for y_true, y_pred in _confusion_probes():
         np.testing.assert_array_equal(confusion(y_true, y_pred)[0],
@@ -380,21 +340,190 @@ def precision(y_true, y_pred):
      "only the diagonal is filled", 1),
     (lambda t, p: confusion(t, p)[0], "return two arrays", 0),
 ])
-def test_76_mistakes(fn, hint, points):
-    r = result("7.6", fn)
+def test_75_mistakes(fn, hint, points):
+    r = result("7.5", fn)
     assert r.status == FAILED and r.points == points, r
     assert hint in r.message, r.message
 
 
-def test_76_matrix_must_be_10_by_10():
-    r = result("7.6", lambda t, p: (confusion(t, p)[0][:9, :9], confusion(t, p)[1]))
+def test_75_matrix_must_be_10_by_10():
+    r = result("7.5", lambda t, p: (confusion(t, p)[0][:9, :9], confusion(t, p)[1]))
     assert r.status == FAILED and r.points == 1 and "10 x 10" in r.message
 
 
-def test_76_not_attempted_and_crash():
+def test_75_not_attempted_and_crash():
     def todo(y_true, y_pred):
         raise NotImplementedError
 
-    assert result("7.6", todo).status == NOT_ATTEMPTED
-    crash = result("7.6", lambda t, p: t[1000])
+    assert result("7.5", todo).status == NOT_ATTEMPTED
+    crash = result("7.5", lambda t, p: t[1000])
     assert crash.status == FAILED and crash.points == 0 and "raised" in crash.message
+
+
+# --------------------------------------------------------------------------- 7.6, 7.8, 7.9
+
+
+@pytest.mark.parametrize("task_id, right, wrong", [
+    ("7.6", "C", {"A": "far below the 10% of guessing", "B": "falls steadily",
+                  "D": "scaled exactly like the training images",
+                  "E": "shuffles the images and their labels together"}),
+    ("7.8", "B", {"A": "chosen by them", "C": "which 10,000 digits",
+                  "D": "standard error"}),
+    ("7.9", "C", {"A": "cannot reach 0", "B": "jump about", "D": "99.9%"}),
+])
+def test_questions(task_id, right, wrong):
+    for answer in (right, right.lower(), f" {right} "):
+        r = result(task_id, answer)
+        assert r.passed and r.message == "correct", r
+    for letter, hint in wrong.items():
+        r = result(task_id, letter)
+        assert r.status == FAILED and r.points == 0 and hint in r.message, (letter, r.message)
+        assert f"'{right}'" not in r.message and f" {right}." not in r.message
+    assert result(task_id, ...).status == NOT_ATTEMPTED
+    for bad in ("AB", "Z", 3, ["C"]):
+        r = result(task_id, bad)
+        assert r.status == FAILED and "one of the letters" in r.message, (bad, r.message)
+
+
+def test_76_options_are_those_of_the_notebook():
+    """Every letter the check knows is an option of the notebook's task, and the right
+    one is the cause the solution demonstrates."""
+    import nbformat
+
+    from conftest import REPO
+
+    nb = nbformat.read(REPO / "exercises" / "solutions" / "07_mnist.ipynb", as_version=4)
+    statement = next(c.source for c in nb.cells if "## Task 7.6:" in c.source)
+    for letter in "ABCDE":
+        assert f"**{letter}.**" in statement
+    option_c = statement.split("**C.**")[1].split("**D.**")[0]
+    assert "validation_split=0.1` takes the last 10%" in option_c
+
+
+# --------------------------------------------------------------------------- 7.7
+
+
+def small_model(optimizer=None, *, skip_digit=None, epochs=6):
+    """A softmax regression trained on 3,000 MNIST digits (quick, and above the floor)."""
+    import keras
+
+    from cnn_helpers import datasets
+
+    (images, labels), _ = datasets.load_mnist(n_train=3000, n_test=10, seed=0)
+    x = images[..., None].astype("float32") / 255
+    y = keras.utils.to_categorical(labels, 10)
+    if skip_digit is not None:
+        keep = labels != skip_digit
+        x, y = x[keep], y[keep]
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((28, 28, 1)), keras.layers.Flatten(),
+                              keras.layers.Dense(10, activation="softmax")])
+    model.compile(optimizer=optimizer or keras.optimizers.Adadelta(learning_rate=1.0),
+                  loss="categorical_crossentropy", metrics=["accuracy"])
+    if epochs:
+        model.fit(x, y, batch_size=100, epochs=epochs, verbose=0)
+    return model
+
+
+@pytest.fixture(scope="module")
+def fixed(data_dir):
+    return small_model()
+
+
+def test_77_a_trained_model_passes(fixed):
+    r = result("7.7", fixed)
+    assert r.passed, r
+    assert "every digit learned" in r.message and "0.85" in r.message
+
+
+def test_77_the_classmates_run_earns_nothing(data_dir):
+    """Trained without one digit (what validation_split does to sorted arrays)."""
+    r = result("7.7", small_model(skip_digit=9))
+    assert r.status == FAILED and r.points == 0, r
+    assert "none of the digit 9 right" in r.message and "fault is still there" in r.message
+
+
+def test_77_untrained_and_made_up_answers_earn_nothing(data_dir):
+    r = result("7.7", small_model(epochs=0))
+    assert r.status == FAILED and r.points == 0 and "never trained" in r.message
+    r = result("7.7", {"loss": [2.3, 0.1], "val_accuracy": [0.5, 0.99]})
+    assert r.status == FAILED and r.points == 0 and "Keras model" in r.message
+    assert result("7.7", ...).status == NOT_ATTEMPTED
+
+
+def test_77_barely_trained(data_dir):
+    import keras
+
+    r = result("7.7", small_model(keras.optimizers.Adadelta(learning_rate=0.001), epochs=1))
+    assert r.status == FAILED and r.points == 0 and "hardly learned" in r.message, r
+
+
+def test_77_another_optimizer_or_too_low(fixed, monkeypatch, data_dir):
+    import keras
+
+    from cnn_helpers.grading.tasks import ex07_mnist
+
+    r = result("7.7", small_model(keras.optimizers.Adadelta(learning_rate=2.0)))
+    assert r.status == FAILED and r.points == 1
+    assert "learning rate is not the classmate's" in r.message
+    r = result("7.7", small_model(keras.optimizers.Adam()))
+    assert r.status == FAILED and r.points in (0.5, 1) and "compiled with Adam" in r.message
+    monkeypatch.setattr(ex07_mnist, "ACCURACY_FLOOR", 0.99)
+    r = result("7.7", fixed)
+    assert r.status == FAILED and r.points == 1 and "below the 0.99" in r.message
+
+
+def test_77_shapes():
+    import keras
+
+    wrong_input = keras.Sequential([keras.Input((28, 28)), keras.layers.Flatten(),
+                                    keras.layers.Dense(10, activation="softmax")])
+    r = result("7.7", wrong_input)
+    assert r.status == FAILED and "(None, 28, 28, 1)" in r.message
+    wrong_output = keras.Sequential([keras.Input((28, 28, 1)), keras.layers.Flatten(),
+                                     keras.layers.Dense(5, activation="softmax")])
+    assert "(None, 10)" in result("7.7", wrong_output).message
+
+
+# --------------------------------------------------------------------------- delegation
+
+
+@pytest.mark.delegation
+def test_73_the_books_builder_earns_nothing():
+    from cnn_helpers import models
+
+    r = EX.result("7.3", models.lecture_notes_mnist(), sources=[
+        "from cnn_helpers import models", "notes_model = models.lecture_notes_mnist()"])
+    assert r.status == FAILED and r.points == 0 and "no credit" in r.message
+    assert "lecture_notes_mnist" in r.message
+    assert EX.result("7.3", notes(), sources=["notes_model = keras.Sequential([])"]).passed
+
+
+@pytest.mark.delegation
+def test_71_worked_out_not_delegated():
+    r = EX.result("7.1", N_STEPS, sources=[
+        "from cnn_helpers import ops", "n_steps = 5 * ops.conv_output_size(54000, 100, 100)"])
+    assert r.status == FAILED and "no credit" in r.message
+    assert EX.result("7.1", N_STEPS, sources=["n_steps = 5 * math.ceil(54000 / 100)"]).passed
+
+
+@pytest.mark.delegation
+def test_77_the_fallback_network_is_allowed(fixed):
+    """Task 7.3 not done: the starter trains the book's builder instead, which 7.7 allows
+    (it grades the training); the book's training helpers it does not."""
+    fallback = ["from cnn_helpers import models",
+                "network = models.lecture_notes_mnist()",
+                "network.fit(x, y)", "fixed_model = network"]
+    assert EX.result("7.7", fixed, sources=fallback).passed
+    r = EX.result("7.7", fixed, sources=["from cnn_helpers import training",
+                                         "fixed_model = training.build(recipe)"])
+    assert r.status == FAILED and "no credit" in r.message
+
+
+@pytest.mark.delegation
+def test_75_confusion_matrix_is_written_in_numpy():
+    from cnn_helpers import plotting
+
+    r = EX.result("7.5", lambda t, p: (plotting.confusion_matrix(t, p, 10),
+                                       np.ones(10)))
+    assert r.status == FAILED and "no credit" in r.message

@@ -15,7 +15,7 @@ import pytest
 
 from cnn_helpers import grading
 from cnn_helpers.grading import FAILED, NOT_ATTEMPTED
-from cnn_helpers.tasks import ex09_many_devices as ex9
+from cnn_helpers.grading.tasks import ex09_many_devices as ex9
 
 from conftest import REPO, no_leak
 
@@ -396,13 +396,14 @@ def test_98_hosts():
         assert r.passed and r.points == 1, r.message
     r = result("9.8", "ABCD")
     assert r.status == FAILED and "B is not true" in r.message
-    assert "missing" not in r.message
+    assert "not every true statement" not in r.message
     r = result("9.8", "AC")
-    assert r.status == FAILED and r.message == "a true statement is missing"
-    r = result("9.8", "A")
-    assert "some true statements are missing" in r.message
-    r = result("9.8", "ACDEF")
-    assert "E is not true" in r.message and "F is not true" in r.message
+    assert r.status == FAILED and r.message == "not every true statement is chosen"
+    assert result("9.8", "A").message == r.message        # no count of the missing ones
+    r = result("9.8", "ACDEF")                              # one false statement at a time
+    assert "E is not true" in r.message and "F is not true" not in r.message
+    everything = result("9.8", "ABCDEF").message
+    assert sum(f"{c} is not true" in everything for c in "BEF") == 1, everything
     for answer in ("BEF", "ABCDEF", "AE"):
         message = result("9.8", answer).message
         assert not re.search(r"\b[ACD] is\b", message), message   # true ones never named
@@ -416,7 +417,59 @@ def test_98_hosts():
 
 def test_solution_notebook_states_time_and_hidden_checks():
     nb = nbformat.read(SOLUTION, as_version=4)
-    intro = nb.cells[1].source
+    intro = " ".join(nb.cells[1].source.split())
     assert "*About" in intro and "minutes" in intro
     assert "hidden checks" in intro
     assert "(ex-many-devices)=" in intro
+
+
+# --------------------------------------------------------------------------- 9.2's fallback
+
+
+def given_shards_of_the_notebook():
+    """The stand-in for shard_batch that the starter of task 9.2 gives, as written there."""
+    nb = nbformat.read(SOLUTION, as_version=4)
+    cell = next(c for c in nb.cells if "task-9.2" in c.metadata.get("tags", [])
+                and "### BEGIN SOLUTION" in c.source)
+    given = cell.source.split("### BEGIN SOLUTION")[0]
+    assert "def given_shards(" in given
+    namespace = {"np": np}
+    exec(given, namespace)                  # noqa: S102 (the book's own notebook)
+    return namespace["given_shards"]
+
+
+def test_92_the_given_stand_in_passes_92_but_not_91():
+    """Task 9.1 not done: 9.2 can split with the starter's given_shards and earn its
+    points; the stand-in itself earns none of 9.1's."""
+    given_shards = given_shards_of_the_notebook()
+
+    def step_with_given(w, b, x, y, n, lr):
+        grads = [shard_gradient(w, b, xs, ys) for xs, ys in given_shards(x, y, n)]
+        return (w - lr * np.mean([g for g, _ in grads], axis=0),
+                b - lr * np.mean([g for _, g in grads]))
+
+    assert result("9.2", step_with_given).passed
+    r = result("9.1", given_shards)
+    assert r.status == FAILED and r.points == 0, r
+    assert "raised TypeError" in r.message
+
+
+def test_92_the_given_stand_in_is_replayed(tmp_path):
+    """The grader rebuilds 9.2 from the notebook's definitions: the given def is one of
+    them, before the task's own code."""
+    from cnn_helpers.grading.replay import replay_source
+
+    nb = nbformat.read(SOLUTION, as_version=4)
+    statements = replay_source(nb.cells, "task-9.2")
+    given = [i for i, s in enumerate(statements) if s.startswith("def given_shards(")]
+    step = [i for i, s in enumerate(statements) if s.startswith("def data_parallel_step(")]
+    assert given and step and given[0] < step[0]
+
+
+@pytest.mark.delegation
+def test_91_a_framework_split_earns_nothing():
+    import keras
+
+    r = EX.result("9.1", lambda x, n: keras.ops.split(x, n))
+    assert r.status == FAILED and r.points == 0 and "no credit" in r.message
+    assert EX.result("9.1", shard_batch).passed
