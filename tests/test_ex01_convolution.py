@@ -220,3 +220,21 @@ def test_convolution_from_scratch_may_not_call_ops():
     result = EX1.result("1.3", lambda image, kernel: ops.conv2d(image, kernel))
     assert result.status == FAILED and result.points == 0
     assert "ops.conv2d" in result.message
+
+
+def test_15_a_model_whose_later_layer_zeroes_the_output_loses_half():
+    import keras
+
+    from cnn_helpers.grading import exercises
+
+    ex = exercises.exercise("01_convolution")
+    sobel_v = np.array([[-1.0, 0.0, 1.0], [-2.0, 0.0, 2.0], [-1.0, 0.0, 1.0]])
+    kernel = np.stack([sobel_v, sobel_v.T], axis=-1)[:, :, np.newaxis, :]
+    good = keras.Sequential([keras.Input(shape=(28, 28, 1)), keras.layers.Conv2D(2, 3, use_bias=False)])
+    good.layers[0].set_weights([kernel])
+    assert ex.result("1.5", good).passed
+    zeroed = keras.Sequential([keras.Input(shape=(28, 28, 1)), keras.layers.Conv2D(2, 3, use_bias=False),
+                               keras.layers.Rescaling(0.0)])
+    zeroed.layers[0].set_weights([kernel])
+    result = ex.result("1.5", zeroed)
+    assert result.points == 1.0 and "a layer after it changes it" in result.message

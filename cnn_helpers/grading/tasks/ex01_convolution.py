@@ -181,8 +181,23 @@ def _sobel_model(model: Any) -> tuple[Any, str]:
         problems.append("the filters are Sobel filters only with a zero bias")
         credit = min(credit, 0.5)
     if not problems:
-        return True, "a Conv2D layer holding the vertical and horizontal Sobel filters"
+        return _sobel_response(model)
     return credit, "; ".join(problems)
+
+
+def _sobel_response(model: Any) -> tuple[Any, str]:
+    """The model as a whole, run on an image: its output must be the two filters' response
+    (a layer after the Conv2D that changes it, e.g. one that zeroes it, loses half)."""
+    image = probe_rng(105).normal(size=(1, 28, 28, 1)).astype("float32")
+    kernel = np.stack([SOBEL_V, SOBEL_H], axis=-1)[:, :, np.newaxis, :]
+    try:
+        got = as_float_array(model(image, training=False))
+    except Exception:  # a model that cannot run on an image is not the answer
+        got = None
+    if got is None or not arrays_agree(got[0], ops.conv2d(image[0], kernel), atol=1e-4):
+        return 0.5, ("the Conv2D layer holds the Sobel filters, but the model's output is "
+                     "not their response to the image: a layer after it changes it")
+    return True, "a Conv2D layer holding the vertical and horizontal Sobel filters"
 
 
 # --------------------------------------------------------------------------- 1.6
