@@ -116,7 +116,8 @@ def test_a_cheating_submission_gets_credit_only_for_its_real_work(tmp_path):
     assert tasks["1.4"].points == 0 and "no credit" in tasks["1.4"].message
     assert "cnn_helpers.ops.conv2d" in tasks["1.4"].message
     assert tasks["1.5"].status == tasks["1.6"].status == PASSED   # checked before the kill
-    assert report.score == sum(tasks[t].max_points for t in ("1.1", "1.2", "1.5", "1.6"))
+    honest = [r for t, r in tasks.items() if t not in ("1.3", "1.4")]   # the solution's own
+    assert all(r.passed for r in honest) and report.score == sum(r.max_points for r in honest)
     assert any("stopped before its end" in note for note in report.notes), report.notes
     assert MARKER not in tasks_file.read_text() and not _orphans()
     assert seconds < 240 and report.sandbox == "bwrap"
