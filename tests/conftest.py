@@ -85,6 +85,15 @@ def no_leak(message: str, *values: float) -> None:
                 f"{text!r} leaks in: {message}"
 
 
+def wrong_option_is_explained(result, letter: str, right: str, why_wrong: dict[str, str]) -> None:
+    """A multiple-choice task's verdict on a wrong ``letter``: no points, the reason that
+    option is wrong, nothing naming the right one; and the options are a to d."""
+    assert result.status == "fail" and result.points == 0
+    assert result.message == why_wrong[letter]
+    assert f'"{right}"' not in result.message and f"'{right}'" not in result.message
+    assert set(why_wrong) | {right} == {"a", "b", "c", "d"}
+
+
 @pytest.fixture(scope="session")
 def data_dir() -> Path:
     folder = offline_data_dir()

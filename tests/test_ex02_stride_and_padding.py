@@ -13,6 +13,8 @@ from cnn_helpers import grading, ops
 from cnn_helpers.grading import FAILED, NOT_ATTEMPTED
 from cnn_helpers.grading.tasks import ex02_stride_and_padding as ex02
 
+from conftest import wrong_option_is_explained
+
 EX = grading.exercise("02_stride_and_padding")
 
 
@@ -286,10 +288,7 @@ def test_questions_pass_with_the_right_letter(task_id):
                                              for w in why])
 def test_each_wrong_option_names_its_misconception(task_id, letter):
     right, why_wrong = QUESTIONS[task_id]
-    r = result(task_id, letter)
-    assert r.status == FAILED and r.points == 0 and r.message == why_wrong[letter]
-    assert f'"{right}"' not in r.message and f"'{right}'" not in r.message
-    assert set(why_wrong) | {right} == {"a", "b", "c", "d"}
+    wrong_option_is_explained(result(task_id, letter), letter, right, why_wrong)
 
 
 def test_the_right_options_are_what_keras_does():
